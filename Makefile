@@ -1,0 +1,51 @@
+# One command per task; CI (.ci/run) and the README call these same targets.
+# `make help` lists them.
+PYTHON ?= python3
+VENV   ?= .venv
+PY     := $(VENV)/bin/python
+PIP    := $(PY) -m pip
+CARGO  ?= cargo
+
+.PHONY: help venv build demo test test-rust test-python lint fmt bench clean
+
+help:  ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.deps: pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(PIP) install -q --upgrade pip
+	$(PIP) install -q "maturin>=1.8,<2" numpy scipy "hypothesis>=6.100" "pytest>=8" "pytest-benchmark>=4" matplotlib "ruff>=0.6"
+	touch $@
+
+venv: $(VENV)/.deps  ## create .venv with the build and test dependencies
+
+build: venv  ## build the extension in release mode into .venv
+	. $(VENV)/bin/activate && maturin develop --release --locked -q
+
+demo: build  ## run the main demo
+	$(PY) -m fastconv demo
+
+test-rust:  ## cargo tests of the pure-Rust core (no Python)
+	$(CARGO) test --locked --no-default-features
+
+test-python: build  ## pytest (tests/ and a smoke run of benches/)
+	$(PY) -m pytest
+
+test: test-rust test-python  ## everything CI runs
+
+lint: venv  ## cargo fmt --check, clippy -D warnings, ruff
+	$(CARGO) fmt --all -- --check
+	$(CARGO) clippy --locked --all-targets -- -D warnings
+	$(CARGO) clippy --locked --all-targets --no-default-features -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+
+fmt:  ## format Rust and Python
+	$(CARGO) fmt --all
+	$(VENV)/bin/ruff format python tests benches
+
+bench: build  ## side-by-side benchmark table against the peers
+	$(PY) -m fastconv bench
+
+clean:  ## remove build outputs
+	rm -rf target $(VENV) python/fastconv/_core*.so

@@ -1,0 +1,83 @@
+"""Argument checks shared by the public functions (the peers' exception classes and messages)."""
+
+from __future__ import annotations
+
+import operator
+from typing import Optional, Sequence, Tuple, Union
+
+import numpy as np
+
+MODES = ("full", "same", "valid")
+AxesArg = Union[None, int, Sequence[int]]
+
+
+def check_mode(mode: object) -> str:
+    """Return ``mode`` if it is one of 'full', 'same', 'valid'; else ValueError like SciPy."""
+    if not isinstance(mode, str) or mode not in MODES:
+        raise ValueError(f"Acceptable mode flags are 'valid', 'same', or 'full'; got {mode!r}")
+    return mode
+
+
+def check_method(method: object) -> str:
+    """Return ``method`` if fastconv implements it; else ValueError like SciPy."""
+    if method in ("auto", "direct"):
+        return str(method)
+    if method == "fft":
+        raise ValueError(
+            "method='fft' is not available in this version of fastconv; use 'direct' or 'auto'"
+        )
+    raise ValueError(f"Acceptable method flags are 'auto', 'direct', or 'fft'; got {method!r}")
+
+
+def check_workers(workers: object) -> Optional[int]:
+    """Validate ``workers``: None, or a positive integer (SciPy's -1 means all cores)."""
+    if workers is None:
+        return None
+    try:
+        n = operator.index(workers)
+    except TypeError:
+        raise TypeError(f"workers must be an integer, got {type(workers).__name__}") from None
+    if n == -1:
+        from fastconv import _core
+
+        return int(_core.available_cores())
+    if n < 1:
+        raise ValueError(f"workers must be a positive integer or -1, got {n}")
+    return n
+
+
+def normalize_axes(axes: AxesArg, ndim: int) -> Tuple[int, ...]:
+    """Axes as sorted, unique, non-negative ints (SciPy's rules and messages)."""
+    if axes is None:
+        return tuple(range(ndim))
+    seq = [axes] if np.ndim(axes) == 0 else list(axes)
+    try:
+        out = [operator.index(a) for a in seq]
+    except TypeError:
+        raise TypeError("axes must be integers") from None
+    if not out:
+        raise ValueError("when provided, axes cannot be empty")
+    if any(a >= ndim or a < -ndim for a in out):
+        raise ValueError(f"axes exceeds dimensionality of input (ndim={ndim})")
+    out = [a % ndim for a in out]
+    if len(set(out)) != len(out):
+        raise ValueError("all axes must be unique")
+    return tuple(sorted(out))
+
+
+def valid_swap_check(s1: Sequence[int], s2: Sequence[int], axes: Sequence[int]) -> None:
+    """SciPy's 'valid' rule: one input must be at least as large as the other on every axis."""
+    ok1 = all(s1[a] >= s2[a] for a in axes)
+    ok2 = all(s2[a] >= s1[a] for a in axes)
+    if not (ok1 or ok2):
+        raise ValueError(
+            "For 'valid' mode, one must be at least as large as the other in every dimension"
+        )
+
+
+def as_numeric_array(x: object, name: str) -> np.ndarray:
+    """``np.asarray(x)``; a ragged sequence becomes the ValueError NumPy raises."""
+    try:
+        return np.asarray(x)
+    except ValueError as exc:
+        raise ValueError(f"{name}: {exc}") from None

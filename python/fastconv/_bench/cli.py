@@ -1,0 +1,140 @@
+"""Entry points: ``python -m fastconv bench`` (:func:`main`) and :func:`quick_table`."""
+
+from __future__ import annotations
+
+import argparse
+import json
+import math
+import sys
+
+from . import cases, machine, peak, plot, report, runner
+
+#: Timing settings: target seconds per implementation and case, bounds on the samples.
+FULL = {"budget_s": 0.2, "min_samples": 5, "max_samples": 2000}
+QUICK = {"budget_s": 0.03, "min_samples": 3, "max_samples": 200}
+DEMO = {"budget_s": 0.015, "min_samples": 3, "max_samples": 100}
+
+
+def _positive_int(text: str) -> int:
+    n = int(text)
+    if n < 1:
+        raise argparse.ArgumentTypeError(f"must be >= 1, got {n}")
+    return n
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The ``python -m fastconv bench`` argument parser."""
+    p = argparse.ArgumentParser(
+        prog="python -m fastconv bench",
+        description="Time fastconv against every installed peer (numpy, scipy, torch) on a "
+        "fixed grid and print a side-by-side table with speed ratios, GFLOP/s, the fraction "
+        "of this machine's matmul peak and the error against a float64 reference.",
+    )
+    p.add_argument("--quick", action="store_true", help="reduced grid and fewer repeats")
+    p.add_argument(
+        "--threads",
+        type=_positive_int,
+        metavar="N",
+        help="fastconv thread count (default: all usable cores)",
+    )
+    p.add_argument("--json", metavar="F", help="write all raw results and machine info to F")
+    p.add_argument("--plot", metavar="F.png", help="draw the ratios per case (needs matplotlib)")
+    return p
+
+
+def _finite(obj):
+    """Replace non-finite floats (not valid JSON) with strings."""
+    if isinstance(obj, float) and not math.isfinite(obj):
+        return str(obj)
+    if isinstance(obj, dict):
+        return {k: _finite(v) for k, v in obj.items()}
+    if isinstance(obj, (list, tuple)):
+        return [_finite(v) for v in obj]
+    return obj
+
+
+def _fastconv_import_error() -> str | None:
+    try:
+        import fastconv.signal  # noqa: F401
+    except ImportError as e:
+        return f"cannot import fastconv.signal ({e}); build the extension first: make build"
+    return None
+
+
+def main(argv: list | None = None) -> int:
+    """Run the benchmark from the command line.
+
+    Parameters
+    ----------
+    argv : list of str, optional
+        Arguments after ``bench`` (default: ``sys.argv[1:]``, minus a leading ``bench``).
+
+    Returns
+    -------
+    int
+        0 on success, 1 if fastconv failed or was inaccurate on some case, 2 on a usage or
+        environment error.
+    """
+    if argv is None:
+        argv = sys.argv[1:]
+        argv = argv[1:] if argv[:1] == ["bench"] else argv
+    try:
+        args = build_parser().parse_args(argv)
+    except SystemExit as e:  # --help, or a usage error already printed
+        return e.code if isinstance(e.code, int) else 2
+    problem = (args.plot and plot.missing_matplotlib()) or _fastconv_import_error()
+    if problem:
+        print(f"error: {problem}", file=sys.stderr)
+        return 2
+
+    threads = args.threads or machine.default_threads()
+    settings = QUICK if args.quick else FULL
+    info = machine.machine_info(threads)
+    size, repeats = (1024, 3) if args.quick else (2048, 5)
+    runner.stderr_progress(f"measuring the matmul peak ({size}x{size})")
+    pk = peak.measure_peak(threads, size=size, repeats=repeats)
+    grid = cases.quick_grid() if args.quick else cases.full_grid()
+    results, reported = runner.run_cases(
+        grid, threads=threads, progress=runner.stderr_progress, **settings
+    )
+    runner.stderr_progress("")
+    print(report.format_report(results, info, pk, reported))
+
+    if args.json:
+        doc = {
+            "machine": info,
+            "config": {
+                "grid": "quick" if args.quick else "full",
+                "threads": threads,
+                "fastconv_threads": reported,
+                "timing": settings,
+            },
+            "peak": pk,
+            "results": [r.to_dict(pk) for r in results],
+        }
+        with open(args.json, "w", encoding="utf-8") as f:
+            json.dump(_finite(doc), f, indent=1)
+        print(f"\nwrote {args.json}")
+    if args.plot:
+        title = f"fastconv ({reported} threads) vs peers on {info['cpu']}"
+        plot.plot_ratios(results, args.plot, title)
+        print(f"wrote {args.plot}")
+    return 0 if all(r.fastconv.ok for r in results) else 1
+
+
+def quick_table(threads: int | None = None) -> str:
+    """A short speed table (a handful of cases, a few seconds at most) for the demo.
+
+    Parameters
+    ----------
+    threads : int, optional
+        fastconv thread count (default: all usable cores).
+
+    Returns
+    -------
+    str
+        Each case's fastconv time against its fastest installed peer, with the error.
+    """
+    threads = threads or machine.default_threads()
+    results, reported = runner.run_cases(cases.demo_grid(), threads=threads, **DEMO)
+    return report.format_compact(results, reported)

@@ -1,0 +1,113 @@
+"""Wall-clock timing: median of adaptive repeats, interleaved across implementations."""
+
+from __future__ import annotations
+
+import dataclasses
+import gc
+import math
+import statistics
+import time
+from typing import Callable
+
+
+@dataclasses.dataclass
+class Timing:
+    """Timing of one implementation on one case.
+
+    Attributes
+    ----------
+    median_s, min_s : float
+        Median and minimum seconds per call over the samples.
+    samples : int
+        Number of samples taken.
+    number : int
+        Calls per sample (more than one only for calls too short to time singly).
+    """
+
+    median_s: float
+    min_s: float
+    samples: int
+    number: int
+
+
+def _per_call(fn: Callable[[], object], number: int) -> float:
+    t0 = time.perf_counter()
+    for _ in range(number):
+        fn()
+    return (time.perf_counter() - t0) / number
+
+
+def measure(
+    fns: dict,
+    *,
+    budget_s: float = 0.2,
+    min_samples: int = 5,
+    max_samples: int = 1000,
+    min_sample_s: float = 2e-4,
+) -> dict:
+    """Time several zero-argument callables on the same problem.
+
+    The caller is expected to have warmed each callable up once. One more call calibrates
+    it; then each gets about ``budget_s / t_call`` samples (clamped to
+    ``[min_samples, max_samples]``). The samples are taken in ``min_samples`` rounds, each
+    implementation taking its share of a round back to back, so that drift in a shared,
+    noisy machine hits every implementation alike while a fast call is not always timed
+    right after a slow peer's. The garbage collector is paused meanwhile.
+
+    Parameters
+    ----------
+    fns : dict of str to callable
+        Implementations to time.
+    budget_s : float, optional
+        Target time spent per implementation.
+    min_samples, max_samples : int, optional
+        Bounds on the number of samples.
+    min_sample_s : float, optional
+        Shorter calls are batched so that one sample lasts at least this long.
+
+    Returns
+    -------
+    dict of str to Timing
+    """
+    plans = {}
+    times: dict = {name: [] for name in fns}
+    gc_was_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for name, fn in fns.items():
+            t = max(_per_call(fn, 1), 1e-9)
+            number = 1 if t >= min_sample_s else min(math.ceil(min_sample_s / t), 100_000)
+            samples = int(budget_s / (t * number))
+            plans[name] = (number, max(1, min_samples, min(max_samples, samples)))
+        rounds = max(1, min_samples)
+        for r in range(rounds):
+            for name, fn in fns.items():
+                number, samples = plans[name]
+                # This round's share of the samples, back to back (the first may be cold).
+                share = samples * (r + 1) // rounds - samples * r // rounds
+                times[name] += [_per_call(fn, number) for _ in range(share)]
+    finally:
+        if gc_was_enabled:
+            gc.enable()
+    return {
+        name: Timing(statistics.median(ts), min(ts), len(ts), plans[name][0])
+        for name, ts in times.items()
+    }
+
+
+def time_one(fn: Callable[[], object], **kwargs) -> Timing:
+    """Warm `fn` up once, then `measure` it alone.
+
+    Parameters
+    ----------
+    fn : callable
+        Zero-argument callable.
+    **kwargs
+        Passed to `measure`.
+
+    Returns
+    -------
+    Timing
+    """
+    fn()
+    return measure({"fn": fn}, **kwargs)["fn"]

@@ -1,0 +1,200 @@
+"""Drop-in replacements for ``scipy.signal`` convolution functions.
+
+Same values, output shapes, output dtypes and exception classes as SciPy, plus two keywords
+SciPy's direct functions lack: ``axes=`` (convolve along some axes, broadcasting the others)
+and ``workers=`` (threads for this call; ``-1`` means all cores).
+"""
+
+from __future__ import annotations
+
+from typing import Optional
+
+import numpy as np
+
+from fastconv._args import (
+    AxesArg,
+    as_numeric_array,
+    check_method,
+    check_mode,
+    check_workers,
+    normalize_axes,
+    valid_swap_check,
+)
+from fastconv._boundary import padded_for_boundary
+from fastconv._direct import correlate_axes
+
+__all__ = [
+    "convolve",
+    "correlate",
+    "convolve2d",
+    "correlate2d",
+    "correlation_lags",
+]
+
+
+def convolve(
+    in1,
+    in2,
+    mode: str = "full",
+    method: str = "auto",
+    *,
+    axes: AxesArg = None,
+    workers: Optional[int] = None,
+) -> np.ndarray:
+    """Convolve two N-dimensional arrays, as ``scipy.signal.convolve``.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        Inputs with the same number of dimensions.
+    mode : {'full', 'valid', 'same'}
+        Output size: the full convolution, only positions without zero padding (the larger
+        input plays the signal), or the size of ``in1`` centred on the full output.
+    method : {'auto', 'direct'}
+        'auto' picks the fastest exact method available ('direct' in this version).
+    axes : int or sequence of int, optional
+        Axes to convolve over (default: all). Other axes must be equal or 1 and broadcast.
+    workers : int, optional
+        Threads for this call (default: ``fastconv.get_num_threads()``; -1: all cores).
+
+    Returns
+    -------
+    numpy.ndarray
+        Output of dtype ``numpy.result_type(in1, in2)``.
+    """
+    return _correlate_or_convolve(in1, in2, mode, method, axes, workers, flip=True)
+
+
+def correlate(
+    in1,
+    in2,
+    mode: str = "full",
+    method: str = "auto",
+    *,
+    axes: AxesArg = None,
+    workers: Optional[int] = None,
+) -> np.ndarray:
+    """Cross-correlate two N-dimensional arrays, as ``scipy.signal.correlate``.
+
+    ``z[k] = sum_l in1[l + k - K] * conj(in2[l])``: no kernel flip, ``in2`` conjugated.
+    Parameters and return value as :func:`convolve`.
+    """
+    return _correlate_or_convolve(in1, in2, mode, method, axes, workers, flip=False)
+
+
+def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool):
+    in1 = as_numeric_array(in1, "in1")
+    in2 = as_numeric_array(in2, "in2")
+    if in1.ndim == in2.ndim == 0:
+        return in1 * in2 if flip else in1 * in2.conj()
+    if in1.ndim != in2.ndim:
+        raise ValueError("in1 and in2 should have the same dimensionality")
+    mode = check_mode(mode)
+    check_method(method)
+    workers = check_workers(workers)
+    conv_axes = normalize_axes(axes, in1.ndim)
+    if in1.size == 0 or in2.size == 0:
+        return np.array([])
+    _check_broadcast(in1.shape, in2.shape, conv_axes)
+    if mode == "valid":
+        valid_swap_check(in1.shape, in2.shape, conv_axes)
+    # Swapping for speed is exact only where the output shape does not depend on the order.
+    swap = mode == "full" and axes is None
+    return correlate_axes(
+        in1, in2, mode, conv_axes, flip=flip, conj=not flip, workers=workers, swap_larger=swap
+    )
+
+
+def _check_broadcast(s1, s2, axes) -> None:
+    for d, (p, q) in enumerate(zip(s1, s2)):
+        if d not in axes and p != q and p != 1 and q != 1:
+            raise ValueError(f"incompatible shapes for in1 and in2: {s1} and {s2}")
+
+
+def convolve2d(
+    in1,
+    in2,
+    mode: str = "full",
+    boundary: str = "fill",
+    fillvalue=0,
+    *,
+    workers: Optional[int] = None,
+) -> np.ndarray:
+    """Convolve two 2-D arrays, as ``scipy.signal.convolve2d``.
+
+    Parameters
+    ----------
+    in1, in2 : array_like
+        2-D inputs.
+    mode : {'full', 'valid', 'same'}
+        Output size, as :func:`convolve`.
+    boundary : {'fill', 'wrap', 'symm'}
+        How ``in1`` is extended beyond its edges: with ``fillvalue``, periodically, or
+        mirrored with the edge sample repeated (aliases 'pad', 'circular', 'symmetric').
+    fillvalue : scalar
+        Value used outside ``in1`` when ``boundary='fill'``.
+    workers : int, optional
+        Threads for this call.
+    """
+    return _two_d(in1, in2, mode, boundary, fillvalue, workers, flip=True, name="convolve2d")
+
+
+def correlate2d(
+    in1,
+    in2,
+    mode: str = "full",
+    boundary: str = "fill",
+    fillvalue=0,
+    *,
+    workers: Optional[int] = None,
+) -> np.ndarray:
+    """Cross-correlate two 2-D arrays, as ``scipy.signal.correlate2d``.
+
+    Note SciPy's centring: in 'same' mode the kernel tap ``(k - 1) // 2`` sits over each output
+    sample, unlike :func:`correlate` (tap ``k // 2``); fastconv reproduces it.
+    """
+    return _two_d(in1, in2, mode, boundary, fillvalue, workers, flip=False, name="correlate2d")
+
+
+def _two_d(in1, in2, mode, boundary, fillvalue, workers, *, flip: bool, name: str):
+    in1 = as_numeric_array(in1, "in1")
+    in2 = as_numeric_array(in2, "in2")
+    if not in1.ndim == in2.ndim == 2:
+        raise ValueError(f"{name} inputs must both be 2-D arrays")
+    mode = check_mode(mode)
+    workers = check_workers(workers)
+    if in1.dtype == np.bool_ or in1.dtype == np.float16 or in2.dtype in (np.bool_, np.float16):
+        raise ValueError(f"{name} not available for this type.")
+    swapped = False
+    if mode == "valid":
+        valid_swap_check(in1.shape, in2.shape, (0, 1))
+        swapped = not (in1.shape[0] >= in2.shape[0] and in1.shape[1] >= in2.shape[1])
+        if swapped:
+            in1, in2 = in2, in1
+    if in1.size == 0 or in2.size == 0:
+        raise ValueError(f"{name} inputs must not be empty")
+    core_mode = "same_low_centre" if (mode == "same" and not flip) else mode
+    padded, core_mode = padded_for_boundary(in1, in2, core_mode, boundary, fillvalue)
+    out = correlate_axes(padded, in2, core_mode, (0, 1), flip=flip, conj=not flip, workers=workers)
+    if swapped and not flip:
+        out = out[::-1, ::-1]
+    return out
+
+
+def correlation_lags(in1_len: int, in2_len: int, mode: str = "full") -> np.ndarray:
+    """Lag indices of a 1-D cross-correlation, as ``scipy.signal.correlation_lags``."""
+    if mode == "full":
+        return np.arange(-in2_len + 1, in1_len)
+    if mode == "same":
+        full = np.arange(-in2_len + 1, in1_len)
+        mid = full.size // 2
+        lag_bound = in1_len // 2
+        if in1_len % 2 == 0:
+            return full[(mid - lag_bound) : (mid + lag_bound)]
+        return full[(mid - lag_bound) : (mid + lag_bound) + 1]
+    if mode == "valid":
+        lag_bound = in1_len - in2_len
+        if lag_bound >= 0:
+            return np.arange(lag_bound + 1)
+        return np.arange(lag_bound, 1)
+    raise ValueError(f"Mode {mode} is invalid")

@@ -1,0 +1,214 @@
+//! Tests of the direct driver: every kernel against a naive N-D definition, thread counts,
+//! orientations, batch broadcasting and bad arguments.
+
+use num_complex::Complex;
+
+use crate::direct::{correlate, ArrayRef, Orientation};
+use crate::element::Element;
+use crate::error::ConvError;
+use crate::geometry::{AxisGeometry, Mode};
+use crate::simd::{scalar, HasRowKernel, Isa};
+
+/// A small deterministic generator (xorshift) so tests need no extra crates.
+struct Rng(u64);
+
+impl Rng {
+    fn next(&mut self) -> u64 {
+        self.0 ^= self.0 << 13;
+        self.0 ^= self.0 >> 7;
+        self.0 ^= self.0 << 17;
+        self.0
+    }
+    fn small_int(&mut self) -> i64 {
+        (self.next() % 9) as i64 - 4
+    }
+    fn vec_f64(&mut self, n: usize) -> Vec<f64> {
+        (0..n).map(|_| self.small_int() as f64).collect()
+    }
+}
+
+/// The definition: `out[i] = sum_j x[start + i + j] * w[j]` over in-range terms, no batch axes.
+fn naive<T: Element>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode) -> Vec<T> {
+    let geo: Vec<AxisGeometry> =
+        xs.iter().zip(ws).map(|(&n, &k)| AxisGeometry::new(n, k, mode).unwrap()).collect();
+    let out_len: usize = geo.iter().map(|g| g.m).product();
+    let w_len: usize = ws.iter().product();
+    (0..out_len)
+        .map(|flat_out| {
+            let oi = unravel(flat_out, &geo.iter().map(|g| g.m).collect::<Vec<_>>());
+            let mut acc = T::ZERO;
+            for flat_w in 0..w_len {
+                let wj = unravel(flat_w, ws);
+                let xi: Option<Vec<usize>> = geo
+                    .iter()
+                    .zip(oi.iter().zip(&wj))
+                    .map(|(g, (&i, &j))| {
+                        let t = g.start + (i + j) as isize;
+                        (t >= 0 && (t as usize) < g.n).then_some(t as usize)
+                    })
+                    .collect();
+                if let Some(xi) = xi {
+                    acc = acc.mul_acc(x[ravel(&xi, xs)], w[flat_w]);
+                }
+            }
+            acc
+        })
+        .collect()
+}
+
+fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for d in (0..dims.len()).rev() {
+        idx[d] = flat % dims[d];
+        flat /= dims[d];
+    }
+    idx
+}
+
+fn ravel(idx: &[usize], dims: &[usize]) -> usize {
+    idx.iter().zip(dims).fold(0, |acc, (&i, &d)| acc * d + i)
+}
+
+const PLAIN: Orientation = Orientation { flip: false, conj: false };
+
+fn run<T: HasRowKernel>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode, threads: usize) -> Vec<T> {
+    let (out, _) = correlate(
+        ArrayRef { data: x, shape: xs },
+        ArrayRef { data: w, shape: ws },
+        0,
+        mode,
+        PLAIN,
+        threads,
+    )
+    .unwrap();
+    out
+}
+
+#[test]
+fn seed_example_in_every_mode() {
+    let x = [1.0f64, 2.0, 3.0, 4.0];
+    let w = [5.0f64, 6.0, 7.0];
+    let conv = Orientation { flip: true, conj: false };
+    let full = correlate(ArrayRef { data: &x, shape: &[4] }, ArrayRef { data: &w, shape: &[3] }, 0, Mode::Full, conv, 1);
+    assert_eq!(full.unwrap().0, vec![5.0, 16.0, 34.0, 52.0, 45.0, 28.0]);
+    assert_eq!(run(&x, &[4], &w, &[3], Mode::Valid, 1), vec![38.0, 56.0]);
+}
+
+#[test]
+fn every_shape_matches_the_definition_f64_and_f32() {
+    let mut rng = Rng(0x9e37_79b9_7f4a_7c15);
+    let shapes: &[(&[usize], &[usize])] = &[
+        (&[1], &[1]),
+        (&[10], &[3]),
+        (&[3], &[10]),
+        (&[200], &[17]),
+        (&[5000], &[31]),
+        (&[7, 9], &[3, 4]),
+        (&[2, 70], &[5, 2]),
+        (&[4, 5, 6], &[2, 3, 2]),
+    ];
+    for &(xs, ws) in shapes {
+        let x = rng.vec_f64(xs.iter().product());
+        let w = rng.vec_f64(ws.iter().product());
+        for mode in [Mode::Full, Mode::Same, Mode::Valid] {
+            let want = naive(&x, xs, &w, ws, mode);
+            for threads in [1, 3] {
+                // Small integers: every path is exact, so equality is the right test.
+                assert_eq!(run(&x, xs, &w, ws, mode, threads), want, "{xs:?} {ws:?} {mode:?}");
+                let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+                let got: Vec<f64> = run(&xf, xs, &wf, ws, mode, threads).iter().map(|&v| v as f64).collect();
+                assert_eq!(got, want);
+            }
+        }
+    }
+}
+
+#[test]
+fn integers_wrap_and_complex_conjugates() {
+    let x = [i64::MAX, 2, 3];
+    let w = [2i64, 1];
+    let got = run(&x, &[3], &w, &[2], Mode::Valid, 1);
+    assert_eq!(got, vec![i64::MAX.wrapping_mul(2).wrapping_add(2), 7]);
+
+    let xc = [Complex::new(1.0f64, 2.0), Complex::new(0.0, 1.0)];
+    let wc = [Complex::new(0.0f64, 1.0)];
+    let conj = Orientation { flip: false, conj: true };
+    let (out, _) = correlate(ArrayRef { data: &xc, shape: &[2] }, ArrayRef { data: &wc, shape: &[1] }, 0, Mode::Full, conj, 1).unwrap();
+    assert_eq!(out, vec![Complex::new(2.0, -1.0), Complex::new(1.0, 0.0)]);
+}
+
+#[test]
+fn simd_kernel_is_bitwise_the_scalar_fma_order_for_any_tiling() {
+    // Non-integer data: the SIMD path must not depend on where a tile starts.
+    let mut rng = Rng(12345);
+    let n = 3000;
+    let x: Vec<f64> = (0..n).map(|_| (rng.next() % 10_000) as f64 / 977.0).collect();
+    let w: Vec<f64> = (0..37).map(|_| (rng.next() % 10_000) as f64 / 313.0).collect();
+    let g = AxisGeometry::new(n, 37, Mode::Full).unwrap();
+    let kernel = f64::row_kernel(crate::simd::active_isa());
+    let mut whole = vec![0.0; g.m];
+    kernel(&[(&x, &w)], &g, 0, &mut whole);
+    for cut in [1usize, 5, 33, 64, 1000] {
+        let mut pieces = vec![0.0; g.m];
+        let mut i0 = 0;
+        for seg in pieces.chunks_mut(cut) {
+            let len = seg.len();
+            kernel(&[(&x, &w)], &g, i0, seg);
+            i0 += len;
+        }
+        assert_eq!(pieces, whole, "cut={cut}");
+    }
+    let mut oracle = vec![0.0; g.m];
+    scalar::row(&[(&x, &w)], &g, 0, &mut oracle);
+    for (a, b) in oracle.iter().zip(&whole) {
+        assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0));
+    }
+    assert_eq!(Isa::Scalar.name(), "scalar");
+}
+
+#[test]
+fn results_do_not_depend_on_thread_count() {
+    let mut rng = Rng(777);
+    let x: Vec<f32> = (0..50_000).map(|_| (rng.next() % 1000) as f32 / 37.0).collect();
+    let w: Vec<f32> = (0..101).map(|_| (rng.next() % 1000) as f32 / 91.0).collect();
+    let one = run(&x, &[50_000], &w, &[101], Mode::Same, 1);
+    for threads in [2, 3, 8] {
+        assert_eq!(run(&x, &[50_000], &w, &[101], Mode::Same, threads), one);
+    }
+}
+
+#[test]
+fn batch_axes_broadcast() {
+    // x: batch (2, 1), w: batch (1, 3); conv axis lengths 4 and 2.
+    let x: Vec<f64> = (0..8).map(f64::from).collect();
+    let w: Vec<f64> = (0..6).map(|v| f64::from(v) + 1.0).collect();
+    let (out, shape) = correlate(
+        ArrayRef { data: &x, shape: &[2, 1, 4] },
+        ArrayRef { data: &w, shape: &[1, 3, 2] },
+        2,
+        Mode::Valid,
+        PLAIN,
+        2,
+    )
+    .unwrap();
+    assert_eq!(shape, vec![2, 3, 3]);
+    for b0 in 0..2 {
+        for b1 in 0..3 {
+            let want = naive(&x[b0 * 4..b0 * 4 + 4], &[4], &w[b1 * 2..b1 * 2 + 2], &[2], Mode::Valid);
+            assert_eq!(&out[(b0 * 3 + b1) * 3..(b0 * 3 + b1) * 3 + 3], &want[..]);
+        }
+    }
+}
+
+#[test]
+fn bad_arguments_are_errors_not_panics() {
+    let x = [1.0f64; 4];
+    let bad = correlate(ArrayRef { data: &x, shape: &[5] }, ArrayRef { data: &x, shape: &[4] }, 0, Mode::Full, PLAIN, 1);
+    assert!(matches!(bad, Err(ConvError::Value(_))));
+    let rank = correlate(ArrayRef { data: &x, shape: &[2, 2] }, ArrayRef { data: &x, shape: &[4] }, 0, Mode::Full, PLAIN, 1);
+    assert!(matches!(rank, Err(ConvError::Value(_))));
+    let empty: [f64; 0] = [];
+    let e = correlate(ArrayRef { data: &empty, shape: &[0] }, ArrayRef { data: &x, shape: &[4] }, 0, Mode::Full, PLAIN, 1);
+    assert!(e.is_err());
+}

@@ -1,0 +1,18 @@
+//! fastconv: fast direct convolution for NumPy arrays.
+//!
+//! The crate is a pure-Rust core ([`direct`], [`geometry`], [`simd`], [`parallel`]) with no
+//! Python types in it, plus one thin PyO3 binding layer in [`python`] behind the `python`
+//! feature, so `cargo test --no-default-features` tests the core without an interpreter.
+
+pub mod direct;
+pub mod element;
+pub mod error;
+pub mod geometry;
+pub mod parallel;
+pub mod simd;
+
+#[cfg(feature = "python")]
+pub mod python;
+
+#[cfg(test)]
+mod direct_tests;

@@ -1,0 +1,123 @@
+//! The thread pool: one of our own, sized by `set_num_threads`, rebuilt after `fork`.
+//!
+//! Pools are cached per thread count (a call's `workers=` picks one without rebuilding the
+//! default) and tagged with the process id that built them: a child created by `fork` has the
+//! pool's memory but none of its threads, so a pid mismatch rebuilds it.
+
+use std::collections::HashMap;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+
+use rayon::{ThreadPool, ThreadPoolBuilder};
+
+use crate::error::{ConvError, Result};
+
+/// Below this many multiply-adds a call runs on the calling thread: handing work to the pool
+/// costs a few microseconds, about what 2^15 multiply-adds take on one core (measured on the
+/// 1-D `n=1000, k=31` case of the benchmark, where the threaded run broke even near this size).
+pub const PARALLEL_WORK_THRESHOLD: usize = 1 << 19;
+
+/// Thread count used when a call names none; 0 means "not set yet: use all cores".
+static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
+
+struct PoolCache {
+    pid: u32,
+    pools: HashMap<usize, Arc<ThreadPool>>,
+}
+
+fn cache() -> &'static Mutex<PoolCache> {
+    static CACHE: OnceLock<Mutex<PoolCache>> = OnceLock::new();
+    CACHE.get_or_init(|| {
+        Mutex::new(PoolCache {
+            pid: std::process::id(),
+            pools: HashMap::new(),
+        })
+    })
+}
+
+/// The number of logical cores this process may use, read once (the query reads cgroup
+/// files and costs tens of microseconds, too much for every call).
+pub fn available_cores() -> usize {
+    static CORES: OnceLock<usize> = OnceLock::new();
+    *CORES.get_or_init(|| std::thread::available_parallelism().map_or(1, |n| n.get()))
+}
+
+/// The default thread count for calls that do not pass `workers`.
+pub fn num_threads() -> usize {
+    match DEFAULT_THREADS.load(Ordering::Relaxed) {
+        0 => available_cores(),
+        n => n,
+    }
+}
+
+/// Sets the default thread count.
+///
+/// # Errors
+/// [`ConvError::Value`] when `n` is zero.
+pub fn set_num_threads(n: usize) -> Result<()> {
+    if n == 0 {
+        return Err(ConvError::value("the number of threads must be at least 1"));
+    }
+    DEFAULT_THREADS.store(n, Ordering::Relaxed);
+    Ok(())
+}
+
+/// Resolves a call's `workers` argument: `None` is the default count.
+///
+/// # Errors
+/// [`ConvError::Value`] for zero.
+pub fn resolve_workers(workers: Option<usize>) -> Result<usize> {
+    match workers {
+        None => Ok(num_threads()),
+        Some(0) => Err(ConvError::value("workers must be a positive integer")),
+        Some(n) => Ok(n),
+    }
+}
+
+/// The pool of `threads` threads, built on first use in this process.
+///
+/// # Errors
+/// [`ConvError::Value`] if the operating system refuses to start the threads.
+pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    let mut guard = cache().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let pid = std::process::id();
+    if guard.pid != pid {
+        // Forked child: the parent's worker threads do not exist here. Leak the stale pools
+        // (dropping them would try to join threads that are gone) and start afresh.
+        let stale = std::mem::take(&mut guard.pools);
+        std::mem::forget(stale);
+        guard.pid = pid;
+    }
+    if let Some(p) = guard.pools.get(&threads) {
+        return Ok(Arc::clone(p));
+    }
+    let built = ThreadPoolBuilder::new()
+        .num_threads(threads)
+        .thread_name(|i| format!("fastconv-{i}"))
+        .build()
+        .map_err(|e| ConvError::value(format!("could not start {threads} threads: {e}")))?;
+    let built = Arc::new(built);
+    guard.pools.insert(threads, Arc::clone(&built));
+    Ok(built)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn workers_resolve() {
+        assert!(resolve_workers(Some(0)).is_err());
+        assert_eq!(resolve_workers(Some(3)).unwrap(), 3);
+        assert!(resolve_workers(None).unwrap() >= 1);
+        assert!(set_num_threads(0).is_err());
+    }
+
+    #[test]
+    fn pools_are_cached() {
+        let a = pool(2).unwrap();
+        let b = pool(2).unwrap();
+        assert!(Arc::ptr_eq(&a, &b));
+        assert_eq!(a.current_num_threads(), 2);
+    }
+}

@@ -1,0 +1,24 @@
+//! The binding layer: the only code that knows PyO3.
+//!
+//! Each function borrows NumPy buffers, converts arguments to plain Rust values, releases the
+//! GIL for the heavy work, and maps [`crate::error::ConvError`] to the Python exception class
+//! NumPy/SciPy raise for the same problem.
+
+mod convolve;
+mod errors;
+mod threads;
+
+use pyo3::prelude::*;
+
+/// The `fastconv._core` extension module.
+#[pymodule]
+fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add_function(wrap_pyfunction!(convolve::correlate, m)?)?;
+    m.add_function(wrap_pyfunction!(convolve::axis_geometry, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::available_cores, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::isa, m)?)?;
+    m.add("__version__", env!("CARGO_PKG_VERSION"))?;
+    Ok(())
+}

@@ -1,0 +1,108 @@
+//! Row kernels and the choice among them.
+//!
+//! A *row kernel* computes one stretch of one output row of an N-D correlation: every
+//! contributing (input row, kernel row) pair is summed in a fixed order, so the result of an
+//! element never depends on how rows were split into tiles or threads. The scalar kernel is
+//! always built and is the oracle for the others; the instruction set is detected once, and
+//! `FASTCONV_ISA=scalar` (or `avx2`) overrides the choice so tests can force every path.
+
+pub mod scalar;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx2;
+
+use std::sync::OnceLock;
+
+use num_complex::Complex;
+
+use crate::element::Element;
+use crate::geometry::AxisGeometry;
+
+/// One contribution to an output row: an input row (length `n`) and the kernel row (length `k`)
+/// that slides along it.
+pub type RowPair<'a, T> = (&'a [T], &'a [T]);
+
+/// Computes `out[o] = sum over pairs, sum over taps j of x[start + i0 + o + j] * w[j]` for every
+/// `o` in `0..out.len()`, leaving out taps that fall outside the input row.
+pub type RowKernel<T> = fn(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [T]);
+
+/// The instruction sets a kernel can be built for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Isa {
+    /// Portable Rust, auto-vectorised by the compiler for the baseline target.
+    Scalar,
+    /// x86-64 AVX2 with fused multiply-add.
+    Avx2Fma,
+}
+
+impl Isa {
+    /// The lower-case name used by `FASTCONV_ISA` and reported to Python.
+    pub fn name(self) -> &'static str {
+        match self {
+            Isa::Scalar => "scalar",
+            Isa::Avx2Fma => "avx2",
+        }
+    }
+}
+
+fn detect() -> Isa {
+    let best = best_supported();
+    match std::env::var("FASTCONV_ISA").ok().as_deref() {
+        Some("scalar") => Isa::Scalar,
+        // A request for an ISA this CPU lacks falls back to what it has, never to a crash.
+        _ => best,
+    }
+}
+
+fn best_supported() -> Isa {
+    #[cfg(target_arch = "x86_64")]
+    {
+        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
+        {
+            return Isa::Avx2Fma;
+        }
+    }
+    Isa::Scalar
+}
+
+/// The instruction set in use for this process, detected once.
+pub fn active_isa() -> Isa {
+    static ISA: OnceLock<Isa> = OnceLock::new();
+    *ISA.get_or_init(detect)
+}
+
+/// Element types that know their fastest row kernel.
+pub trait HasRowKernel: Element {
+    /// The row kernel for `isa` (the scalar one where no SIMD kernel exists for this type).
+    fn row_kernel(isa: Isa) -> RowKernel<Self>;
+}
+
+impl HasRowKernel for f32 {
+    fn row_kernel(isa: Isa) -> RowKernel<Self> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => x86_avx2::row_f32,
+            _ => scalar::row::<f32>,
+        }
+    }
+}
+
+impl HasRowKernel for f64 {
+    fn row_kernel(isa: Isa) -> RowKernel<Self> {
+        match isa {
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx2Fma => x86_avx2::row_f64,
+            _ => scalar::row::<f64>,
+        }
+    }
+}
+
+macro_rules! scalar_only {
+    ($($t:ty),*) => {$(
+        impl HasRowKernel for $t {
+            fn row_kernel(_isa: Isa) -> RowKernel<Self> {
+                scalar::row::<$t>
+            }
+        }
+    )*};
+}
+scalar_only!(i64, Complex<f32>, Complex<f64>);
