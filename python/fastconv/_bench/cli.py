@@ -116,7 +116,7 @@ def main(argv: list | None = None) -> int:
             json.dump(_finite(doc), f, indent=1)
         print(f"\nwrote {args.json}")
     if args.plot:
-        title = f"fastconv ({reported} threads) vs peers on {info['cpu']}"
+        title = f"fastconv ({reported} thread(s)) vs peers on {info['cpu']}"
         plot.plot_ratios(results, args.plot, title)
         print(f"wrote {args.plot}")
     return 0 if all(r.fastconv.ok for r in results) else 1

@@ -187,7 +187,7 @@ def format_compact(results: list, threads: int) -> str:
         )
     headers = ["case", "dtype", "fastconv ms", "fastest peer", "peer ms", "speedup", "rel.err"]
     title = (
-        f"fastconv ({threads} threads) vs the fastest installed peer "
+        f"fastconv ({threads} thread{'s' if threads != 1 else ''}) vs the fastest installed peer "
         "(median times; speedup = peer ms / fastconv ms)"
     )
     return title + "\n" + format_table(headers, rows)

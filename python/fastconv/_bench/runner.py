@@ -15,7 +15,7 @@ from .timing import measure
 
 @dataclasses.dataclass
 class ImplResult:
-    """Outcome of one implementation on one case (times in milliseconds)."""
+    """Outcome of one implementation on one case (times in milliseconds, per call)."""
 
     name: str
     median_ms: float | None = None
@@ -25,6 +25,7 @@ class ImplResult:
     rel_err: float | None = None
     ok: bool = False
     error: str | None = None
+    times_ms: list = dataclasses.field(default_factory=list)
 
 
 @dataclasses.dataclass
@@ -161,6 +162,7 @@ def run_case(case: Case, names: list, *, ref_cache: dict | None = None, **timing
         r = impls[name]
         r.median_ms, r.min_ms = t.median_s * 1e3, t.min_s * 1e3
         r.samples, r.number = t.samples, t.number
+        r.times_ms = [round(v * 1e3, 6) for v in t.times_s]
     return CaseResult(case, tol, impls)
 
 

@@ -22,12 +22,15 @@ class Timing:
         Number of samples taken.
     number : int
         Calls per sample (more than one only for calls too short to time singly).
+    times_s : list of float
+        Every sample (seconds per call), in the order taken.
     """
 
     median_s: float
     min_s: float
     samples: int
     number: int
+    times_s: list
 
 
 def _per_call(fn: Callable[[], object], number: int) -> float:
@@ -90,7 +93,7 @@ def measure(
         if gc_was_enabled:
             gc.enable()
     return {
-        name: Timing(statistics.median(ts), min(ts), len(ts), plans[name][0])
+        name: Timing(statistics.median(ts), min(ts), len(ts), plans[name][0], ts)
         for name, ts in times.items()
     }
 

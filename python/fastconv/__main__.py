@@ -1,0 +1,36 @@
+"""Command line: ``python -m fastconv demo`` and ``python -m fastconv bench [...]``."""
+
+from __future__ import annotations
+
+import sys
+from typing import List, Optional
+
+_USAGE = """usage: python -m fastconv <command> [options]
+
+commands:
+  demo    reproduce the seed examples, then a short speed table against NumPy/SciPy
+  bench   side-by-side benchmark against every installed peer (--help for options)
+"""
+
+
+def main(argv: Optional[List[str]] = None) -> int:
+    """Dispatch to a sub-command; returns the process exit code."""
+    args = list(sys.argv[1:] if argv is None else argv)
+    if not args or args[0] in ("-h", "--help"):
+        print(_USAGE)
+        return 0 if args else 2
+    command, rest = args[0], args[1:]
+    if command == "demo":
+        from fastconv._demo import run_demo
+
+        return run_demo(rest)
+    if command == "bench":
+        from fastconv._bench import main as bench_main
+
+        return bench_main(rest)
+    print(f"unknown command {command!r}\n\n{_USAGE}", file=sys.stderr)
+    return 2
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,40 @@
+"""Type stubs for the compiled extension ``fastconv._core`` (Rust, PyO3)."""
+
+from typing import Optional, Tuple
+
+import numpy as np
+import numpy.typing as npt
+
+__version__: str
+
+def correlate(
+    in1: npt.NDArray[np.generic],
+    in2: npt.NDArray[np.generic],
+    mode: str,
+    batch_ndim: int = 0,
+    flip: bool = False,
+    conj: bool = False,
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.generic]:
+    """Direct N-D correlation (convolution when ``flip``) along the trailing axes.
+
+    Both arrays share one dtype among float32, float64, complex64, complex128 and int64, and
+    the same ndim; the first ``batch_ndim`` axes broadcast. ``mode`` is 'full', 'same',
+    'valid' or 'same_low_centre'. Raises ValueError for inconsistent shapes or arguments,
+    MemoryError when the output cannot be allocated, TypeError for other dtypes.
+    """
+
+def axis_geometry(n: int, k: int, mode: str) -> Tuple[int, int]:
+    """``(start, output_length)`` of one axis: output ``i`` reads input ``start + i + j``."""
+
+def set_num_threads(n: int) -> None:
+    """Set the default thread count (``n >= 1``)."""
+
+def get_num_threads() -> int:
+    """The default thread count."""
+
+def available_cores() -> int:
+    """Logical cores available to this process."""
+
+def isa() -> str:
+    """The instruction set of the kernels in use: 'avx2' or 'scalar'."""
