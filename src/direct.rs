@@ -7,6 +7,7 @@
 //! terms in one fixed order, so the result is the same for every thread count.
 
 use std::borrow::Cow;
+use std::mem::MaybeUninit;
 
 use rayon::prelude::*;
 
@@ -14,7 +15,7 @@ use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, c_strides, checked_size, AxisGeometry, Mode};
 use crate::parallel::{pool, PARALLEL_WORK_THRESHOLD};
-use crate::simd::{active_isa, HasRowKernel, RowKernel, RowPair};
+use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel, RowPair};
 
 /// Outputs per tile along a long last axis: small enough that a 1-D signal of 10^4 samples
 /// still splits across threads, large enough that gathering the pairs is negligible.
@@ -103,6 +104,23 @@ pub fn correlate<T: HasRowKernel>(
     orient: Orientation,
     threads: usize,
 ) -> Result<(Vec<T>, Vec<usize>)> {
+    correlate_on(active_isa(), x, w, batch_ndim, mode, orient, threads)
+}
+
+/// [`correlate`] with the row kernels of a chosen instruction set (tests and benchmarks use
+/// it to exercise every kernel; an ISA the CPU lacks falls back to the scalar kernel).
+///
+/// # Errors
+/// As [`correlate`].
+pub fn correlate_on<T: HasRowKernel>(
+    isa: Isa,
+    x: ArrayRef<'_, T>,
+    w: ArrayRef<'_, T>,
+    batch_ndim: usize,
+    mode: Mode,
+    orient: Orientation,
+    threads: usize,
+) -> Result<(Vec<T>, Vec<usize>)> {
     for (name, a) in [("in1", &x), ("in2", &w)] {
         if checked_size(a.shape)? != a.data.len() {
             return Err(ConvError::value(format!("{name}: buffer does not match its shape")));
@@ -111,35 +129,28 @@ pub fn correlate<T: HasRowKernel>(
     let plan = Plan::new(x.shape, w.shape, batch_ndim, mode)?;
     let kernel = orient_kernel(w, batch_ndim, orient);
     let out_shape = plan.out_shape();
-    let mut out = alloc_output::<T>(checked_size(&out_shape)?)?;
+    let len = checked_size(&out_shape)?;
+    let mut out = alloc_output::<T>(len)?;
     let job = Job {
         plan: &plan,
         x,
         w: ArrayRef { data: &kernel, shape: w.shape },
-        kernel: T::row_kernel(active_isa()),
+        kernel: T::row_kernel(isa),
     };
-    job.run(&mut out, threads)?;
+    job.run(&mut out.spare_capacity_mut()[..len], threads)?;
+    // SAFETY: `run` returned Ok, so every tile ran and each row kernel wrote all the elements
+    // of its tile; the tiles partition `0..len`.
+    unsafe { out.set_len(len) };
     Ok((out, out_shape))
 }
 
-/// A zero-filled output buffer, or [`ConvError::Memory`] instead of an abort.
-///
-/// The allocator's zeroed allocation is used instead of a fill loop: large buffers come from
-/// fresh pages the operating system has already zeroed, so the output is written only once.
-fn alloc_output<T: Element>(len: usize) -> Result<Vec<T>> {
-    let too_big = || ConvError::Memory(format!("cannot allocate an output of {len} elements"));
-    if len == 0 || std::mem::size_of::<T>() == 0 {
-        return Ok(Vec::new());
-    }
-    let layout = std::alloc::Layout::array::<T>(len).map_err(|_| too_big())?;
-    // SAFETY: the layout has non-zero size (checked above).
-    let ptr = unsafe { std::alloc::alloc_zeroed(layout) }.cast::<T>();
-    if ptr.is_null() {
-        return Err(too_big());
-    }
-    // SAFETY: `ptr` was allocated by the global allocator with the layout of `[T; len]`, and
-    // all-zero bits are a valid `T` (the `Element` safety contract).
-    Ok(unsafe { Vec::from_raw_parts(ptr, len, len) })
+/// An empty output buffer with room for `len` elements, or [`ConvError::Memory`] instead of an
+/// abort. It is not zero-filled: the tiles write every element exactly once.
+fn alloc_output<T>(len: usize) -> Result<Vec<T>> {
+    let mut out = Vec::new();
+    out.try_reserve_exact(len)
+        .map_err(|_| ConvError::Memory(format!("cannot allocate an output of {len} elements")))?;
+    Ok(out)
 }
 
 /// The kernel as the row kernels use it: flipped along convolved axes and/or conjugated.
@@ -172,7 +183,7 @@ struct Job<'a, T> {
 }
 
 impl<T: HasRowKernel> Job<'_, T> {
-    fn run(&self, out: &mut [T], threads: usize) -> Result<()> {
+    fn run(&self, out: &mut [MaybeUninit<T>], threads: usize) -> Result<()> {
         let row_len = self.plan.axes.last().map_or(1, |g| g.m);
         if out.is_empty() {
             return Ok(());
@@ -196,7 +207,7 @@ impl<T: HasRowKernel> Job<'_, T> {
     }
 
     /// Computes output row `r`, columns `i0..i0 + seg.len()`.
-    fn tile(&self, r: usize, i0: usize, seg: &mut [T]) {
+    fn tile(&self, r: usize, i0: usize, seg: &mut [MaybeUninit<T>]) {
         let pairs = self.pairs(r);
         let last = self.plan.axes.last().copied();
         if let Some(g) = last {

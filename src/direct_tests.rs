@@ -1,13 +1,15 @@
 //! Tests of the direct driver: every kernel against a naive N-D definition, thread counts,
 //! orientations, batch broadcasting and bad arguments.
 
+use std::mem::MaybeUninit;
+
 use num_complex::Complex;
 
 use crate::direct::{correlate, ArrayRef, Orientation};
 use crate::element::Element;
 use crate::error::ConvError;
 use crate::geometry::{AxisGeometry, Mode};
-use crate::simd::{scalar, HasRowKernel, Isa};
+use crate::simd::{scalar, supported_isas, HasRowKernel, Isa};
 
 /// A small deterministic generator (xorshift) so tests need no extra crates.
 struct Rng(u64);
@@ -69,10 +71,29 @@ fn ravel(idx: &[usize], dims: &[usize]) -> usize {
     idx.iter().zip(dims).fold(0, |acc, (&i, &d)| acc * d + i)
 }
 
+/// Reads a buffer every element of which a kernel wrote.
+fn init(v: Vec<MaybeUninit<f64>>) -> Vec<f64> {
+    // SAFETY: callers pass buffers whose every element was written by a row kernel.
+    v.into_iter().map(|e| unsafe { e.assume_init() }).collect()
+}
+
 const PLAIN: Orientation = Orientation { flip: false, conj: false };
 
 fn run<T: HasRowKernel>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode, threads: usize) -> Vec<T> {
-    let (out, _) = correlate(
+    run_on(crate::simd::active_isa(), x, xs, w, ws, mode, threads)
+}
+
+fn run_on<T: HasRowKernel>(
+    isa: Isa,
+    x: &[T],
+    xs: &[usize],
+    w: &[T],
+    ws: &[usize],
+    mode: Mode,
+    threads: usize,
+) -> Vec<T> {
+    let (out, _) = crate::direct::correlate_on(
+        isa,
         ArrayRef { data: x, shape: xs },
         ArrayRef { data: w, shape: ws },
         0,
@@ -103,6 +124,8 @@ fn every_shape_matches_the_definition_f64_and_f32() {
         (&[3], &[10]),
         (&[200], &[17]),
         (&[5000], &[31]),
+        (&[300], &[40]),
+        (&[40], &[300]),
         (&[7, 9], &[3, 4]),
         (&[2, 70], &[5, 2]),
         (&[4, 5, 6], &[2, 3, 2]),
@@ -112,13 +135,17 @@ fn every_shape_matches_the_definition_f64_and_f32() {
         let w = rng.vec_f64(ws.iter().product());
         for mode in [Mode::Full, Mode::Same, Mode::Valid] {
             let want = naive(&x, xs, &w, ws, mode);
-            for threads in [1, 3] {
-                // Small integers: every path is exact, so equality is the right test.
-                assert_eq!(run(&x, xs, &w, ws, mode, threads), want, "{xs:?} {ws:?} {mode:?}");
-                let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
-                let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
-                let got: Vec<f64> = run(&xf, xs, &wf, ws, mode, threads).iter().map(|&v| v as f64).collect();
-                assert_eq!(got, want);
+            for isa in supported_isas() {
+                for threads in [1, 3] {
+                    // Small integers: every path is exact, so equality is the right test.
+                    let got = run_on(isa, &x, xs, &w, ws, mode, threads);
+                    assert_eq!(got, want, "{isa:?} {xs:?} {ws:?} {mode:?}");
+                    let xf: Vec<f32> = x.iter().map(|&v| v as f32).collect();
+                    let wf: Vec<f32> = w.iter().map(|&v| v as f32).collect();
+                    let got32 = run_on(isa, &xf, xs, &wf, ws, mode, threads);
+                    let got: Vec<f64> = got32.iter().map(|&v| v as f64).collect();
+                    assert_eq!(got, want, "{isa:?} f32");
+                }
             }
         }
     }
@@ -146,21 +173,30 @@ fn simd_kernel_is_bitwise_the_scalar_fma_order_for_any_tiling() {
     let x: Vec<f64> = (0..n).map(|_| (rng.next() % 10_000) as f64 / 977.0).collect();
     let w: Vec<f64> = (0..37).map(|_| (rng.next() % 10_000) as f64 / 313.0).collect();
     let g = AxisGeometry::new(n, 37, Mode::Full).unwrap();
-    let kernel = f64::row_kernel(crate::simd::active_isa());
-    let mut whole = vec![0.0; g.m];
+    for isa in supported_isas() {
+        tiling_invariant(isa, &x, &w, &g);
+    }
+}
+
+fn tiling_invariant(isa: Isa, x: &[f64], w: &[f64], g: &AxisGeometry) {
+    let kernel = f64::row_kernel(isa);
+    let g = *g;
+    let mut whole = vec![MaybeUninit::<f64>::uninit(); g.m];
     kernel(&[(&x, &w)], &g, 0, &mut whole);
+    let whole = init(whole);
     for cut in [1usize, 5, 33, 64, 1000] {
-        let mut pieces = vec![0.0; g.m];
+        let mut pieces = vec![MaybeUninit::<f64>::uninit(); g.m];
         let mut i0 = 0;
         for seg in pieces.chunks_mut(cut) {
             let len = seg.len();
             kernel(&[(&x, &w)], &g, i0, seg);
             i0 += len;
         }
-        assert_eq!(pieces, whole, "cut={cut}");
+        assert_eq!(init(pieces), whole, "{isa:?} cut={cut}");
     }
-    let mut oracle = vec![0.0; g.m];
+    let mut oracle = vec![MaybeUninit::<f64>::uninit(); g.m];
     scalar::row(&[(&x, &w)], &g, 0, &mut oracle);
+    let oracle = init(oracle);
     for (a, b) in oracle.iter().zip(&whole) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0));
     }

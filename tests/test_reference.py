@@ -736,3 +736,39 @@ def test_correlation_lags_match_correlate_full_and_valid():
     for mode in ("full", "valid"):
         lags = ref.correlation_lags(len(x), len(y), mode)
         assert len(lags) == len(ref.correlate(x, y, mode))
+
+
+# --------------------------------------------------------------------------------------
+# non-finite values
+# --------------------------------------------------------------------------------------
+
+NONFINITE = [
+    ([1.0, 2.0, 3.0], [np.inf, 1.0]),
+    ([np.inf, 2.0, 3.0], [1.0, 1.0]),
+    ([1.0, 2.0], [np.inf, 1.0, 1.0]),
+    ([1.0, 2.0, 3.0], [np.nan, 1.0]),
+    ([1.0, -np.inf, 3.0, 4.0], [np.inf, 0.0, 1.0]),
+]
+
+
+@pytest.mark.filterwarnings("ignore::RuntimeWarning")
+@pytest.mark.parametrize("pair", NONFINITE, ids=repr)
+@pytest.mark.parametrize("mode", MODES)
+def test_nonfinite(mode, pair):
+    """SciPy's N-D path multiplies its zero padding (0 * inf = nan); NumPy skips it."""
+    x, k = np.array(pair[0]), np.array(pair[1])
+    for name, peer in SCIPY_PAIRS + NUMPY_PAIRS:
+        assert_matches(getattr(ref, name), peer, x, k, mode)
+    for name, peer in SCIPY_PAIRS:
+        assert_matches(getattr(ref, name), peer, x[None], k[None], mode)
+        assert_matches(getattr(ref, name), peer, x[::-1, None], k[:, None], mode)
+    for (name, peer), boundary in itertools.product(PAIRS_2D, ["fill", "wrap", "symm"]):
+        assert_matches(getattr(ref, name), peer, x[None], k[None], mode, boundary)
+        assert_matches(getattr(ref, name), peer, x[None], k[None], mode, "fill", np.inf)
+
+
+def test_nonfinite_padding_is_multiplied_on_the_nd_path():
+    x, k = [[1.0, 2.0, 3.0]], [[np.inf, 1.0]]
+    with np.errstate(invalid="ignore"):
+        assert np.isnan(ref.correlate(x, k)[0, 0])  # 0 (padding) * inf
+        assert ref.np_correlate(x[0], k[0], "full")[0] == 1.0  # padding skipped

@@ -421,7 +421,7 @@ def _scipy_correlate_nd(x, x_shape, y, y_shape, mode, dtype):
         x, x_shape, y, y_shape = y, y_shape, x, x_shape
     _nd_out_shape(x_shape, y_shape, mode)
     _check_nd_dtype(dtype, "Unsupported type")
-    spans = [_span(n1, n2, mode, n2 // 2, n1) for n1, n2 in zip(x_shape, y_shape)]
+    spans = [_span(n1, n2, mode, (n2 - 1) // 2, n1) for n1, n2 in zip(x_shape, y_shape)]
     kernel = [_conj(t) for t in y]
     out, shape = _windowed(_zero_sampler(x, x_shape), kernel, y_shape, spans)
     if swapped:

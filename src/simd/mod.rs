@@ -6,10 +6,15 @@
 //! always built and is the oracle for the others; the instruction set is detected once, and
 //! `FASTCONV_ISA=scalar` (or `avx2`) overrides the choice so tests can force every path.
 
+#[cfg(target_arch = "x86_64")]
+pub mod blocked;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx2;
+#[cfg(target_arch = "x86_64")]
+pub mod x86_avx512;
 
+use std::mem::MaybeUninit;
 use std::sync::OnceLock;
 
 use num_complex::Complex;
@@ -23,7 +28,10 @@ pub type RowPair<'a, T> = (&'a [T], &'a [T]);
 
 /// Computes `out[o] = sum over pairs, sum over taps j of x[start + i0 + o + j] * w[j]` for every
 /// `o` in `0..out.len()`, leaving out taps that fall outside the input row.
-pub type RowKernel<T> = fn(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [T]);
+///
+/// `out` may be uninitialised on entry: a kernel writes every one of its elements.
+pub type RowKernel<T> =
+    fn(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]);
 
 /// The instruction sets a kernel can be built for.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -32,6 +40,8 @@ pub enum Isa {
     Scalar,
     /// x86-64 AVX2 with fused multiply-add.
     Avx2Fma,
+    /// x86-64 AVX-512F (512-bit vectors, lane masks) with fused multiply-add.
+    Avx512,
 }
 
 impl Isa {
@@ -40,6 +50,7 @@ impl Isa {
         match self {
             Isa::Scalar => "scalar",
             Isa::Avx2Fma => "avx2",
+            Isa::Avx512 => "avx512",
         }
     }
 }
@@ -48,6 +59,7 @@ fn detect() -> Isa {
     let best = best_supported();
     match std::env::var("FASTCONV_ISA").ok().as_deref() {
         Some("scalar") => Isa::Scalar,
+        Some("avx2") if best != Isa::Scalar => Isa::Avx2Fma,
         // A request for an ISA this CPU lacks falls back to what it has, never to a crash.
         _ => best,
     }
@@ -56,12 +68,24 @@ fn detect() -> Isa {
 fn best_supported() -> Isa {
     #[cfg(target_arch = "x86_64")]
     {
-        if std::arch::is_x86_feature_detected!("avx2") && std::arch::is_x86_feature_detected!("fma")
-        {
+        use std::arch::is_x86_feature_detected as has;
+        if has!("avx512f") && has!("avx2") && has!("fma") {
+            return Isa::Avx512;
+        }
+        if has!("avx2") && has!("fma") {
             return Isa::Avx2Fma;
         }
     }
     Isa::Scalar
+}
+
+/// Every instruction set this CPU can run, the portable one first.
+pub fn supported_isas() -> Vec<Isa> {
+    let best = best_supported();
+    [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512]
+        .into_iter()
+        .filter(|&isa| isa == Isa::Scalar || isa == Isa::Avx2Fma && best != Isa::Scalar || isa == best)
+        .collect()
 }
 
 /// The instruction set in use for this process, detected once.
@@ -81,6 +105,8 @@ impl HasRowKernel for f32 {
         match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => x86_avx2::row_f32,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86_avx512::row_f32,
             _ => scalar::row::<f32>,
         }
     }
@@ -91,6 +117,8 @@ impl HasRowKernel for f64 {
         match isa {
             #[cfg(target_arch = "x86_64")]
             Isa::Avx2Fma => x86_avx2::row_f64,
+            #[cfg(target_arch = "x86_64")]
+            Isa::Avx512 => x86_avx512::row_f64,
             _ => scalar::row::<f64>,
         }
     }

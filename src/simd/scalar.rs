@@ -4,6 +4,8 @@
 //! in "axpy" order over a block of outputs so the compiler can vectorise it. Both orders add
 //! the same terms in the same sequence for each element, so they agree bit for bit.
 
+use std::mem::MaybeUninit;
+
 use crate::element::Element;
 use crate::geometry::AxisGeometry;
 use crate::simd::RowPair;
@@ -12,7 +14,7 @@ use crate::simd::RowPair;
 const BLOCK: usize = 256;
 
 /// Portable row kernel (see [`crate::simd::RowKernel`]).
-pub fn row<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [T]) {
+pub fn row<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
     let (lo, hi) = g.interior();
     let end = i0 + out.len();
     let (lo, hi) = (lo.clamp(i0, end), hi.clamp(i0, end));
@@ -23,7 +25,7 @@ pub fn row<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, ou
 }
 
 /// Dot-product form with clipped taps, for outputs whose window leaves the input.
-pub fn edges<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [T]) {
+pub fn edges<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
     for (o, i) in out.iter_mut().zip(i0..) {
         let (jlo, jhi) = g.taps(i);
         let mut acc = T::ZERO;
@@ -36,12 +38,12 @@ pub fn edges<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, 
                 }
             }
         }
-        *o = acc;
+        o.write(acc);
     }
 }
 
 /// Axpy form over blocks, for outputs whose whole window lies inside the input.
-fn interior<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [T]) {
+fn interior<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
     let mut acc = [T::ZERO; BLOCK];
     for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
         let len = chunk.len();
@@ -56,6 +58,8 @@ fn interior<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, o
                 }
             }
         }
-        chunk.copy_from_slice(acc);
+        for (o, &a) in chunk.iter_mut().zip(acc.iter()) {
+            o.write(a);
+        }
     }
 }
