@@ -8,27 +8,35 @@
 
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
-
-use rayon::prelude::*;
+use std::sync::Mutex;
 
 use crate::element::Element;
 use crate::error::{ConvError, Result};
-use crate::geometry::{broadcast_batch, c_strides, checked_size, AxisGeometry, Mode};
-use crate::parallel::{pool, PARALLEL_WORK_THRESHOLD};
-use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel, RowPair};
+use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
+use crate::parallel::{helper_pool, PARALLEL_WORK_THRESHOLD};
+use crate::rows::RowPairs;
+use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
 
-/// Outputs per tile along a long last axis: small enough that a 1-D signal of 10^4 samples
-/// still splits across threads, large enough that gathering the pairs is negligible.
+/// Outputs per tile when threads share the work: small enough that a 1-D signal of 10^4
+/// samples still splits across threads, large enough that taking a tile is negligible.
 const COL_TILE: usize = 2048;
 
 /// A borrowed C-contiguous N-D array.
-#[derive(Debug, Clone, Copy)]
+#[derive(Debug)]
 pub struct ArrayRef<'a, T> {
     /// The elements in C order.
     pub data: &'a [T],
     /// The shape; its product must equal `data.len()`.
     pub shape: &'a [usize],
 }
+
+impl<T> Clone for ArrayRef<'_, T> {
+    fn clone(&self) -> Self {
+        *self
+    }
+}
+
+impl<T> Copy for ArrayRef<'_, T> {}
 
 /// How the kernel is applied.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -188,89 +196,83 @@ impl<T: HasRowKernel> Job<'_, T> {
         if out.is_empty() {
             return Ok(());
         }
-        if threads <= 1 || self.plan.work() < PARALLEL_WORK_THRESHOLD {
+        let work = self.plan.work().saturating_mul(std::mem::size_of::<T>());
+        if threads <= 1 || work < PARALLEL_WORK_THRESHOLD {
+            let mut rows = RowPairs::new(self.plan, self.x, self.w);
             for (r, row) in out.chunks_mut(row_len).enumerate() {
-                for (c, seg) in row.chunks_mut(COL_TILE).enumerate() {
-                    self.tile(r, c * COL_TILE, seg);
-                }
+                self.row(&mut rows, r, 0, row);
             }
             return Ok(());
         }
-        pool(threads)?.install(|| {
-            out.par_chunks_mut(row_len).enumerate().for_each(|(r, row)| {
-                row.par_chunks_mut(COL_TILE)
-                    .enumerate()
-                    .for_each(|(c, seg)| self.tile(r, c * COL_TILE, seg));
-            });
+        let queue = Mutex::new(tiles(out, row_len).into_iter());
+        // Every participant, the calling thread included, takes tiles until none is left: the
+        // caller starts at once, and a helper that wakes late finds less (or nothing) to do.
+        let drain = || {
+            let mut rows = RowPairs::new(self.plan, self.x, self.w);
+            loop {
+                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
+                let Some(tile) = next else { break };
+                for (r, i0, seg) in tile.rows(row_len) {
+                    self.row(&mut rows, r, i0, seg);
+                }
+            }
+        };
+        helper_pool(threads)?.in_place_scope(|scope| {
+            for _ in 1..threads {
+                scope.spawn(|_| drain());
+            }
+            drain();
         });
         Ok(())
     }
 
     /// Computes output row `r`, columns `i0..i0 + seg.len()`.
-    fn tile(&self, r: usize, i0: usize, seg: &mut [MaybeUninit<T>]) {
-        let pairs = self.pairs(r);
-        let last = self.plan.axes.last().copied();
-        if let Some(g) = last {
-            (self.kernel)(&pairs, &g, i0, seg);
-        }
+    fn row(&self, rows: &mut RowPairs<'_, T>, r: usize, i0: usize, seg: &mut [MaybeUninit<T>]) {
+        let g = rows.last_axis();
+        (self.kernel)(rows.pairs(r), &g, i0, seg);
     }
+}
 
-    /// The (input row, kernel row) pairs that reach output row `r`, in lexicographic tap order.
-    fn pairs(&self, r: usize) -> Vec<RowPair<'_, T>> {
-        let plan = self.plan;
-        let nd = plan.axes.len();
-        let nb = plan.batch.len();
-        let lead = &plan.axes[..nd - 1];
-        // Decompose the row index into batch indices and leading output indices.
-        let mut idx = vec![0usize; nb + nd - 1];
-        let mut rem = r;
-        let dims: Vec<usize> = plan.batch.iter().copied().chain(lead.iter().map(|g| g.m)).collect();
-        for d in (0..dims.len()).rev() {
-            idx[d] = rem % dims[d];
-            rem /= dims[d];
+/// A stretch of the output that one participant computes at a time.
+struct Tile<'o, T> {
+    /// Index of the first row the stretch belongs to.
+    row: usize,
+    /// Column of the stretch's first element within that row.
+    col: usize,
+    /// The elements: either whole rows, or a part of one row.
+    data: &'o mut [MaybeUninit<T>],
+}
+
+impl<'o, T> Tile<'o, T> {
+    /// `(row, first column, elements)` for each row this tile touches.
+    fn rows(self, row_len: usize) -> impl Iterator<Item = (usize, usize, &'o mut [MaybeUninit<T>])> {
+        let (row, col) = (self.row, self.col);
+        let split = col > 0 || self.data.len() < row_len;
+        let chunk = if split { self.data.len().max(1) } else { row_len };
+        self.data
+            .chunks_mut(chunk)
+            .enumerate()
+            .map(move |(i, seg)| if split { (row, col, seg) } else { (row + i, 0, seg) })
+    }
+}
+
+/// Cuts the output into tiles of about [`COL_TILE`] elements: long rows into equal parts (a
+/// multiple of 64 elements, a whole number of SIMD blocks), short rows into groups of rows.
+fn tiles<T>(out: &mut [MaybeUninit<T>], row_len: usize) -> Vec<Tile<'_, T>> {
+    let mut tiles = Vec::new();
+    if row_len >= 2 * COL_TILE {
+        let parts = row_len.div_ceil(COL_TILE);
+        let part = row_len.div_ceil(parts).next_multiple_of(64);
+        for (r, row) in out.chunks_mut(row_len).enumerate() {
+            for (p, data) in row.chunks_mut(part).enumerate() {
+                tiles.push(Tile { row: r, col: p * part, data });
+            }
         }
-        let xs = c_strides(self.x.shape);
-        let ws = c_strides(self.w.shape);
-        let (mut xoff, mut woff) = (0usize, 0usize);
-        for d in 0..nb {
-            if self.x.shape[d] != 1 {
-                xoff += idx[d] * xs[d];
-            }
-            if self.w.shape[d] != 1 {
-                woff += idx[d] * ws[d];
-            }
-        }
-        let ranges: Vec<(usize, usize)> = lead.iter().zip(&idx[nb..]).map(|(g, &i)| g.taps(i)).collect();
-        let g_last = plan.axes[nd - 1];
-        let mut pairs = Vec::new();
-        if ranges.iter().any(|&(a, b)| a >= b) {
-            return pairs;
-        }
-        let mut taps: Vec<usize> = ranges.iter().map(|&(a, _)| a).collect();
-        loop {
-            let (mut xo, mut wo) = (xoff, woff);
-            for (d, (&j, g)) in taps.iter().zip(lead).enumerate() {
-                let xi = (g.start + (idx[nb + d] + j) as isize) as usize;
-                xo += xi * xs[nb + d];
-                wo += j * ws[nb + d];
-            }
-            pairs.push((
-                &self.x.data[xo..xo + g_last.n],
-                &self.w.data[wo..wo + g_last.k],
-            ));
-            // Advance the odometer over the leading taps.
-            let mut d = taps.len();
-            loop {
-                if d == 0 {
-                    return pairs;
-                }
-                d -= 1;
-                taps[d] += 1;
-                if taps[d] < ranges[d].1 {
-                    break;
-                }
-                taps[d] = ranges[d].0;
-            }
+    } else {
+        let rows_per_tile = (COL_TILE / row_len).max(1);
+        for (t, data) in out.chunks_mut(rows_per_tile * row_len).enumerate() {
+            tiles.push(Tile { row: t * rows_per_tile, col: 0, data });
         }
     }
+    tiles
 }

@@ -212,6 +212,16 @@ fn results_do_not_depend_on_thread_count() {
     for threads in [2, 3, 8] {
         assert_eq!(run(&x, &[50_000], &w, &[101], Mode::Same, threads), one);
     }
+    // 2-D: short rows grouped into tiles; long rows (5000) split into parts.
+    for (xs, ws) in [([300usize, 700usize], [5usize, 5usize]), ([7, 5000], [3, 9])] {
+        let x2: Vec<f64> = (0..xs[0] * xs[1]).map(|_| (rng.next() % 1000) as f64 / 7.0).collect();
+        let w2: Vec<f64> = (0..ws[0] * ws[1]).map(|_| (rng.next() % 1000) as f64 / 13.0).collect();
+        for mode in [Mode::Full, Mode::Same, Mode::Valid] {
+            let serial = run(&x2, &xs, &w2, &ws, mode, 1);
+            assert_eq!(run(&x2, &xs, &w2, &ws, mode, 2), serial);
+            assert_eq!(run(&x2, &xs, &w2, &ws, mode, 5), serial);
+        }
+    }
 }
 
 #[test]

@@ -9,6 +9,7 @@ pub mod element;
 pub mod error;
 pub mod geometry;
 pub mod parallel;
+pub mod rows;
 pub mod simd;
 
 #[cfg(feature = "python")]

@@ -12,10 +12,12 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{ConvError, Result};
 
-/// Below this many multiply-adds a call runs on the calling thread: handing work to the pool
-/// costs a few microseconds, about what 2^15 multiply-adds take on one core (measured on the
-/// 1-D `n=1000, k=31` case of the benchmark, where the threaded run broke even near this size).
-pub const PARALLEL_WORK_THRESHOLD: usize = 1 << 19;
+/// Below this much work (multiply-adds times element bytes) a call runs on the calling thread
+/// alone. Waking a helper thread costs about 5-10 us on the 2-core development VM; 2^21 units
+/// are about 8 us of one core's AVX-512 work (float32 at ~60 GMAC/s, float64 at ~32 GMAC/s,
+/// measured with the 1-D valid n=1e5, k=101 case). Above it the split never lost in the
+/// `python -m fastconv bench` grid.
+pub const PARALLEL_WORK_THRESHOLD: usize = 1 << 21;
 
 /// Thread count used when a call names none; 0 means "not set yet: use all cores".
 static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);
@@ -74,7 +76,16 @@ pub fn resolve_workers(workers: Option<usize>) -> Result<usize> {
     }
 }
 
-/// The pool of `threads` threads, built on first use in this process.
+/// The pool that helps the calling thread when a call runs on `threads` threads: it has
+/// `threads - 1` workers (at least one), since the caller itself takes a share of the work.
+///
+/// # Errors
+/// [`ConvError::Value`] if the operating system refuses to start the threads.
+pub fn helper_pool(threads: usize) -> Result<Arc<ThreadPool>> {
+    pool(threads.saturating_sub(1).max(1))
+}
+
+/// The pool of `threads` worker threads, built on first use in this process.
 ///
 /// # Errors
 /// [`ConvError::Value`] if the operating system refuses to start the threads.
