@@ -62,7 +62,12 @@ impl Plan {
     /// # Errors
     /// [`ConvError::Value`] for rank mismatch, empty or non-broadcastable shapes, or a `valid`
     /// kernel longer than the signal; [`ConvError::Memory`] if the output size overflows.
-    pub fn new(x_shape: &[usize], w_shape: &[usize], batch_ndim: usize, mode: Mode) -> Result<Self> {
+    pub fn new(
+        x_shape: &[usize],
+        w_shape: &[usize],
+        batch_ndim: usize,
+        mode: Mode,
+    ) -> Result<Self> {
         if x_shape.len() != w_shape.len() {
             return Err(ConvError::value(
                 "in1 and in2 should have the same dimensionality",
@@ -91,7 +96,10 @@ impl Plan {
 
     /// Multiply-adds of the interior-dominated estimate `out_size * kernel_size`, saturating.
     pub fn work(&self) -> usize {
-        let out = self.out_shape().iter().fold(1usize, |a, &d| a.saturating_mul(d));
+        let out = self
+            .out_shape()
+            .iter()
+            .fold(1usize, |a, &d| a.saturating_mul(d));
         let taps = self.axes.iter().fold(1usize, |a, g| a.saturating_mul(g.k));
         out.saturating_mul(taps)
     }
@@ -131,7 +139,9 @@ pub fn correlate_on<T: HasRowKernel>(
 ) -> Result<(Vec<T>, Vec<usize>)> {
     for (name, a) in [("in1", &x), ("in2", &w)] {
         if checked_size(a.shape)? != a.data.len() {
-            return Err(ConvError::value(format!("{name}: buffer does not match its shape")));
+            return Err(ConvError::value(format!(
+                "{name}: buffer does not match its shape"
+            )));
         }
     }
     let plan = Plan::new(x.shape, w.shape, batch_ndim, mode)?;
@@ -142,7 +152,10 @@ pub fn correlate_on<T: HasRowKernel>(
     let job = Job {
         plan: &plan,
         x,
-        w: ArrayRef { data: &kernel, shape: w.shape },
+        w: ArrayRef {
+            data: &kernel,
+            shape: w.shape,
+        },
         kernel: T::row_kernel(isa),
     };
     job.run(&mut out.spare_capacity_mut()[..len], threads)?;
@@ -162,7 +175,11 @@ fn alloc_output<T>(len: usize) -> Result<Vec<T>> {
 }
 
 /// The kernel as the row kernels use it: flipped along convolved axes and/or conjugated.
-fn orient_kernel<'a, T: Element>(w: ArrayRef<'a, T>, batch_ndim: usize, o: Orientation) -> Cow<'a, [T]> {
+fn orient_kernel<'a, T: Element>(
+    w: ArrayRef<'a, T>,
+    batch_ndim: usize,
+    o: Orientation,
+) -> Cow<'a, [T]> {
     if !o.flip && !o.conj {
         return Cow::Borrowed(w.data);
     }
@@ -245,14 +262,27 @@ struct Tile<'o, T> {
 
 impl<'o, T> Tile<'o, T> {
     /// `(row, first column, elements)` for each row this tile touches.
-    fn rows(self, row_len: usize) -> impl Iterator<Item = (usize, usize, &'o mut [MaybeUninit<T>])> {
+    fn rows(
+        self,
+        row_len: usize,
+    ) -> impl Iterator<Item = (usize, usize, &'o mut [MaybeUninit<T>])> {
         let (row, col) = (self.row, self.col);
         let split = col > 0 || self.data.len() < row_len;
-        let chunk = if split { self.data.len().max(1) } else { row_len };
+        let chunk = if split {
+            self.data.len().max(1)
+        } else {
+            row_len
+        };
         self.data
             .chunks_mut(chunk)
             .enumerate()
-            .map(move |(i, seg)| if split { (row, col, seg) } else { (row + i, 0, seg) })
+            .map(move |(i, seg)| {
+                if split {
+                    (row, col, seg)
+                } else {
+                    (row + i, 0, seg)
+                }
+            })
     }
 }
 
@@ -265,13 +295,21 @@ fn tiles<T>(out: &mut [MaybeUninit<T>], row_len: usize) -> Vec<Tile<'_, T>> {
         let part = row_len.div_ceil(parts).next_multiple_of(64);
         for (r, row) in out.chunks_mut(row_len).enumerate() {
             for (p, data) in row.chunks_mut(part).enumerate() {
-                tiles.push(Tile { row: r, col: p * part, data });
+                tiles.push(Tile {
+                    row: r,
+                    col: p * part,
+                    data,
+                });
             }
         }
     } else {
         let rows_per_tile = (COL_TILE / row_len).max(1);
         for (t, data) in out.chunks_mut(rows_per_tile * row_len).enumerate() {
-            tiles.push(Tile { row: t * rows_per_tile, col: 0, data });
+            tiles.push(Tile {
+                row: t * rows_per_tile,
+                col: 0,
+                data,
+            });
         }
     }
     tiles

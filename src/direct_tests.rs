@@ -31,15 +31,18 @@ impl Rng {
 
 /// The definition: `out[i] = sum_j x[start + i + j] * w[j]` over in-range terms, no batch axes.
 fn naive<T: Element>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode) -> Vec<T> {
-    let geo: Vec<AxisGeometry> =
-        xs.iter().zip(ws).map(|(&n, &k)| AxisGeometry::new(n, k, mode).unwrap()).collect();
+    let geo: Vec<AxisGeometry> = xs
+        .iter()
+        .zip(ws)
+        .map(|(&n, &k)| AxisGeometry::new(n, k, mode).unwrap())
+        .collect();
     let out_len: usize = geo.iter().map(|g| g.m).product();
     let w_len: usize = ws.iter().product();
     (0..out_len)
         .map(|flat_out| {
             let oi = unravel(flat_out, &geo.iter().map(|g| g.m).collect::<Vec<_>>());
             let mut acc = T::ZERO;
-            for flat_w in 0..w_len {
+            for (flat_w, &wv) in w.iter().enumerate().take(w_len) {
                 let wj = unravel(flat_w, ws);
                 let xi: Option<Vec<usize>> = geo
                     .iter()
@@ -50,7 +53,7 @@ fn naive<T: Element>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode) -
                     })
                     .collect();
                 if let Some(xi) = xi {
-                    acc = acc.mul_acc(x[ravel(&xi, xs)], w[flat_w]);
+                    acc = acc.mul_acc(x[ravel(&xi, xs)], wv);
                 }
             }
             acc
@@ -77,9 +80,19 @@ fn init(v: Vec<MaybeUninit<f64>>) -> Vec<f64> {
     v.into_iter().map(|e| unsafe { e.assume_init() }).collect()
 }
 
-const PLAIN: Orientation = Orientation { flip: false, conj: false };
+const PLAIN: Orientation = Orientation {
+    flip: false,
+    conj: false,
+};
 
-fn run<T: HasRowKernel>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode, threads: usize) -> Vec<T> {
+fn run<T: HasRowKernel>(
+    x: &[T],
+    xs: &[usize],
+    w: &[T],
+    ws: &[usize],
+    mode: Mode,
+    threads: usize,
+) -> Vec<T> {
     run_on(crate::simd::active_isa(), x, xs, w, ws, mode, threads)
 }
 
@@ -109,8 +122,24 @@ fn run_on<T: HasRowKernel>(
 fn seed_example_in_every_mode() {
     let x = [1.0f64, 2.0, 3.0, 4.0];
     let w = [5.0f64, 6.0, 7.0];
-    let conv = Orientation { flip: true, conj: false };
-    let full = correlate(ArrayRef { data: &x, shape: &[4] }, ArrayRef { data: &w, shape: &[3] }, 0, Mode::Full, conv, 1);
+    let conv = Orientation {
+        flip: true,
+        conj: false,
+    };
+    let full = correlate(
+        ArrayRef {
+            data: &x,
+            shape: &[4],
+        },
+        ArrayRef {
+            data: &w,
+            shape: &[3],
+        },
+        0,
+        Mode::Full,
+        conv,
+        1,
+    );
     assert_eq!(full.unwrap().0, vec![5.0, 16.0, 34.0, 52.0, 45.0, 28.0]);
     assert_eq!(run(&x, &[4], &w, &[3], Mode::Valid, 1), vec![38.0, 56.0]);
 }
@@ -160,8 +189,25 @@ fn integers_wrap_and_complex_conjugates() {
 
     let xc = [Complex::new(1.0f64, 2.0), Complex::new(0.0, 1.0)];
     let wc = [Complex::new(0.0f64, 1.0)];
-    let conj = Orientation { flip: false, conj: true };
-    let (out, _) = correlate(ArrayRef { data: &xc, shape: &[2] }, ArrayRef { data: &wc, shape: &[1] }, 0, Mode::Full, conj, 1).unwrap();
+    let conj = Orientation {
+        flip: false,
+        conj: true,
+    };
+    let (out, _) = correlate(
+        ArrayRef {
+            data: &xc,
+            shape: &[2],
+        },
+        ArrayRef {
+            data: &wc,
+            shape: &[1],
+        },
+        0,
+        Mode::Full,
+        conj,
+        1,
+    )
+    .unwrap();
     assert_eq!(out, vec![Complex::new(2.0, -1.0), Complex::new(1.0, 0.0)]);
 }
 
@@ -170,8 +216,12 @@ fn simd_kernel_is_bitwise_the_scalar_fma_order_for_any_tiling() {
     // Non-integer data: the SIMD path must not depend on where a tile starts.
     let mut rng = Rng(12345);
     let n = 3000;
-    let x: Vec<f64> = (0..n).map(|_| (rng.next() % 10_000) as f64 / 977.0).collect();
-    let w: Vec<f64> = (0..37).map(|_| (rng.next() % 10_000) as f64 / 313.0).collect();
+    let x: Vec<f64> = (0..n)
+        .map(|_| (rng.next() % 10_000) as f64 / 977.0)
+        .collect();
+    let w: Vec<f64> = (0..37)
+        .map(|_| (rng.next() % 10_000) as f64 / 313.0)
+        .collect();
     let g = AxisGeometry::new(n, 37, Mode::Full).unwrap();
     for isa in supported_isas() {
         tiling_invariant(isa, &x, &w, &g);
@@ -182,20 +232,20 @@ fn tiling_invariant(isa: Isa, x: &[f64], w: &[f64], g: &AxisGeometry) {
     let kernel = f64::row_kernel(isa);
     let g = *g;
     let mut whole = vec![MaybeUninit::<f64>::uninit(); g.m];
-    kernel(&[(&x, &w)], &g, 0, &mut whole);
+    kernel(&[(x, w)], &g, 0, &mut whole);
     let whole = init(whole);
     for cut in [1usize, 5, 33, 64, 1000] {
         let mut pieces = vec![MaybeUninit::<f64>::uninit(); g.m];
         let mut i0 = 0;
         for seg in pieces.chunks_mut(cut) {
             let len = seg.len();
-            kernel(&[(&x, &w)], &g, i0, seg);
+            kernel(&[(x, w)], &g, i0, seg);
             i0 += len;
         }
         assert_eq!(init(pieces), whole, "{isa:?} cut={cut}");
     }
     let mut oracle = vec![MaybeUninit::<f64>::uninit(); g.m];
-    scalar::row(&[(&x, &w)], &g, 0, &mut oracle);
+    scalar::row(&[(x, w)], &g, 0, &mut oracle);
     let oracle = init(oracle);
     for (a, b) in oracle.iter().zip(&whole) {
         assert!((a - b).abs() <= 1e-12 * b.abs().max(1.0));
@@ -206,16 +256,27 @@ fn tiling_invariant(isa: Isa, x: &[f64], w: &[f64], g: &AxisGeometry) {
 #[test]
 fn results_do_not_depend_on_thread_count() {
     let mut rng = Rng(777);
-    let x: Vec<f32> = (0..50_000).map(|_| (rng.next() % 1000) as f32 / 37.0).collect();
-    let w: Vec<f32> = (0..101).map(|_| (rng.next() % 1000) as f32 / 91.0).collect();
+    let x: Vec<f32> = (0..50_000)
+        .map(|_| (rng.next() % 1000) as f32 / 37.0)
+        .collect();
+    let w: Vec<f32> = (0..101)
+        .map(|_| (rng.next() % 1000) as f32 / 91.0)
+        .collect();
     let one = run(&x, &[50_000], &w, &[101], Mode::Same, 1);
     for threads in [2, 3, 8] {
         assert_eq!(run(&x, &[50_000], &w, &[101], Mode::Same, threads), one);
     }
     // 2-D: short rows grouped into tiles; long rows (5000) split into parts.
-    for (xs, ws) in [([300usize, 700usize], [5usize, 5usize]), ([7, 5000], [3, 9])] {
-        let x2: Vec<f64> = (0..xs[0] * xs[1]).map(|_| (rng.next() % 1000) as f64 / 7.0).collect();
-        let w2: Vec<f64> = (0..ws[0] * ws[1]).map(|_| (rng.next() % 1000) as f64 / 13.0).collect();
+    for (xs, ws) in [
+        ([300usize, 700usize], [5usize, 5usize]),
+        ([7, 5000], [3, 9]),
+    ] {
+        let x2: Vec<f64> = (0..xs[0] * xs[1])
+            .map(|_| (rng.next() % 1000) as f64 / 7.0)
+            .collect();
+        let w2: Vec<f64> = (0..ws[0] * ws[1])
+            .map(|_| (rng.next() % 1000) as f64 / 13.0)
+            .collect();
         for mode in [Mode::Full, Mode::Same, Mode::Valid] {
             let serial = run(&x2, &xs, &w2, &ws, mode, 1);
             assert_eq!(run(&x2, &xs, &w2, &ws, mode, 2), serial);
@@ -230,8 +291,14 @@ fn batch_axes_broadcast() {
     let x: Vec<f64> = (0..8).map(f64::from).collect();
     let w: Vec<f64> = (0..6).map(|v| f64::from(v) + 1.0).collect();
     let (out, shape) = correlate(
-        ArrayRef { data: &x, shape: &[2, 1, 4] },
-        ArrayRef { data: &w, shape: &[1, 3, 2] },
+        ArrayRef {
+            data: &x,
+            shape: &[2, 1, 4],
+        },
+        ArrayRef {
+            data: &w,
+            shape: &[1, 3, 2],
+        },
         2,
         Mode::Valid,
         PLAIN,
@@ -241,7 +308,13 @@ fn batch_axes_broadcast() {
     assert_eq!(shape, vec![2, 3, 3]);
     for b0 in 0..2 {
         for b1 in 0..3 {
-            let want = naive(&x[b0 * 4..b0 * 4 + 4], &[4], &w[b1 * 2..b1 * 2 + 2], &[2], Mode::Valid);
+            let want = naive(
+                &x[b0 * 4..b0 * 4 + 4],
+                &[4],
+                &w[b1 * 2..b1 * 2 + 2],
+                &[2],
+                Mode::Valid,
+            );
             assert_eq!(&out[(b0 * 3 + b1) * 3..(b0 * 3 + b1) * 3 + 3], &want[..]);
         }
     }
@@ -250,11 +323,50 @@ fn batch_axes_broadcast() {
 #[test]
 fn bad_arguments_are_errors_not_panics() {
     let x = [1.0f64; 4];
-    let bad = correlate(ArrayRef { data: &x, shape: &[5] }, ArrayRef { data: &x, shape: &[4] }, 0, Mode::Full, PLAIN, 1);
+    let bad = correlate(
+        ArrayRef {
+            data: &x,
+            shape: &[5],
+        },
+        ArrayRef {
+            data: &x,
+            shape: &[4],
+        },
+        0,
+        Mode::Full,
+        PLAIN,
+        1,
+    );
     assert!(matches!(bad, Err(ConvError::Value(_))));
-    let rank = correlate(ArrayRef { data: &x, shape: &[2, 2] }, ArrayRef { data: &x, shape: &[4] }, 0, Mode::Full, PLAIN, 1);
+    let rank = correlate(
+        ArrayRef {
+            data: &x,
+            shape: &[2, 2],
+        },
+        ArrayRef {
+            data: &x,
+            shape: &[4],
+        },
+        0,
+        Mode::Full,
+        PLAIN,
+        1,
+    );
     assert!(matches!(rank, Err(ConvError::Value(_))));
     let empty: [f64; 0] = [];
-    let e = correlate(ArrayRef { data: &empty, shape: &[0] }, ArrayRef { data: &x, shape: &[4] }, 0, Mode::Full, PLAIN, 1);
+    let e = correlate(
+        ArrayRef {
+            data: &empty,
+            shape: &[0],
+        },
+        ArrayRef {
+            data: &x,
+            shape: &[4],
+        },
+        0,
+        Mode::Full,
+        PLAIN,
+        1,
+    );
     assert!(e.is_err());
 }

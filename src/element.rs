@@ -11,7 +11,9 @@ use num_complex::Complex;
 /// # Safety
 /// The all-zero bit pattern must be a valid value equal to [`Element::ZERO`]: outputs are
 /// allocated zeroed by the allocator (lazily, by the operating system, for large buffers).
-pub unsafe trait Element: Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static {
+pub unsafe trait Element:
+    Copy + Send + Sync + PartialEq + std::fmt::Debug + 'static
+{
     /// The additive identity.
     const ZERO: Self;
     /// `self + a * b` in this type's arithmetic (wrapping for integers, unfused for floats).

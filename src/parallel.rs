@@ -90,7 +90,9 @@ pub fn helper_pool(threads: usize) -> Result<Arc<ThreadPool>> {
 /// # Errors
 /// [`ConvError::Value`] if the operating system refuses to start the threads.
 pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
-    let mut guard = cache().lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+    let mut guard = cache()
+        .lock()
+        .unwrap_or_else(|poisoned| poisoned.into_inner());
     let pid = std::process::id();
     if guard.pid != pid {
         // Forked child: the parent's worker threads do not exist here. Leak the stale pools

@@ -28,8 +28,12 @@ impl<'a, T> RowPairs<'a, T> {
     pub fn new(plan: &'a Plan, x: ArrayRef<'a, T>, w: ArrayRef<'a, T>) -> Self {
         let nd = plan.axes.len();
         let lead = &plan.axes[..nd.saturating_sub(1)];
-        let row_dims: Vec<usize> =
-            plan.batch.iter().copied().chain(lead.iter().map(|g| g.m)).collect();
+        let row_dims: Vec<usize> = plan
+            .batch
+            .iter()
+            .copied()
+            .chain(lead.iter().map(|g| g.m))
+            .collect();
         RowPairs {
             plan,
             x,
@@ -69,7 +73,8 @@ impl<'a, T> RowPairs<'a, T> {
             }
         }
         self.ranges.clear();
-        self.ranges.extend(lead.iter().zip(&self.idx[nb..]).map(|(g, &i)| g.taps(i)));
+        self.ranges
+            .extend(lead.iter().zip(&self.idx[nb..]).map(|(g, &i)| g.taps(i)));
         self.pairs.clear();
         if self.ranges.iter().any(|&(a, b)| a >= b) {
             return &self.pairs;
@@ -85,7 +90,8 @@ impl<'a, T> RowPairs<'a, T> {
                 xo += xi * self.x_strides[nb + d];
                 wo += j * self.w_strides[nb + d];
             }
-            self.pairs.push((&self.x.data[xo..xo + n_last], &self.w.data[wo..wo + k_last]));
+            self.pairs
+                .push((&self.x.data[xo..xo + n_last], &self.w.data[wo..wo + k_last]));
             if !advance(&mut self.taps, &self.ranges) {
                 return &self.pairs;
             }

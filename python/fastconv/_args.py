@@ -12,10 +12,58 @@ AxesArg = Union[None, int, Sequence[int]]
 
 
 def check_mode(mode: object) -> str:
-    """Return ``mode`` if it is one of 'full', 'same', 'valid'; else ValueError like SciPy."""
+    """Return ``mode`` if it is one of 'full', 'same', 'valid', as SciPy's dict lookup does.
+
+    Raises
+    ------
+    ValueError
+        For any other hashable value.
+    TypeError
+        For an unhashable value (SciPy's lookup raises it too).
+    """
+    try:
+        hash(mode)
+    except TypeError:
+        raise TypeError(f"mode must be a string, got unhashable {type(mode).__name__}") from None
     if not isinstance(mode, str) or mode not in MODES:
         raise ValueError(f"Acceptable mode flags are 'valid', 'same', or 'full'; got {mode!r}")
-    return mode
+    return str(mode)
+
+
+_NP_INT_MODES = {0: "valid", 1: "same", 2: "full"}
+
+
+def check_numpy_mode(mode: object) -> str:
+    """Parse ``mode`` as ``numpy.convolve`` does: a name or 0/1/2, with NumPy's exceptions.
+
+    Raises
+    ------
+    ValueError
+        Unknown names (including abbreviations NumPy no longer accepts), integers other than
+        0, 1, 2.
+    TypeError
+        Anything that is neither a string nor an integer (bool included), and integers too
+        large for a C int.
+    """
+    if isinstance(mode, str):
+        if mode in MODES:
+            return str(mode)
+        if mode[:1] in ("v", "V", "s", "S", "f", "F"):
+            raise ValueError(
+                f"Use one of 'valid', 'same', or 'full' for convolve/correlate mode (got {mode!r})"
+            )
+        raise ValueError(f"mode must be one of 'valid', 'same', or 'full' (got {mode!r})")
+    if isinstance(mode, (bool, np.bool_)):
+        raise TypeError(f"convolve/correlate mode not understood: {mode!r}")
+    try:
+        number = operator.index(mode)
+    except TypeError:
+        raise TypeError(f"convolve/correlate mode not understood: {mode!r}") from None
+    if not -(2**31) <= number < 2**31:
+        raise TypeError(f"convolve/correlate mode not understood: {mode!r}")
+    if number not in _NP_INT_MODES:
+        raise ValueError(f"integer convolve/correlate mode must be 0, 1, or 2 (got {number})")
+    return _NP_INT_MODES[number]
 
 
 def check_method(method: object) -> str:
@@ -47,21 +95,27 @@ def check_workers(workers: object) -> Optional[int]:
 
 
 def normalize_axes(axes: AxesArg, ndim: int) -> Tuple[int, ...]:
-    """Axes as sorted, unique, non-negative ints (SciPy's rules and messages)."""
+    """Axes as sorted, unique, non-negative ints (``scipy.signal.fftconvolve``'s rules).
+
+    Raises
+    ------
+    ValueError
+        Non-integers, an empty sequence, axes out of range, repeated axes.
+    """
     if axes is None:
         return tuple(range(ndim))
     seq = [axes] if np.ndim(axes) == 0 else list(axes)
     try:
         out = [operator.index(a) for a in seq]
     except TypeError:
-        raise TypeError("axes must be integers") from None
+        raise ValueError(f"axes must be a scalar or iterable of integers, got {axes!r}") from None
     if not out:
         raise ValueError("when provided, axes cannot be empty")
     if any(a >= ndim or a < -ndim for a in out):
-        raise ValueError(f"axes exceeds dimensionality of input (ndim={ndim})")
+        raise ValueError(f"axes {axes!r} exceeds dimensionality of input (ndim={ndim})")
     out = [a % ndim for a in out]
     if len(set(out)) != len(out):
-        raise ValueError("all axes must be unique")
+        raise ValueError(f"all axes must be unique, got {axes!r}")
     return tuple(sorted(out))
 
 

@@ -10,6 +10,10 @@ from fastconv import _core
 from fastconv._dtypes import compute_dtype, from_compute, result_dtype, to_compute
 
 
+# float32, float64, complex64, complex128: the dtypes the core computes in directly.
+_NATIVE_CHARS = "fdFD"
+
+
 def correlate_axes(
     in1: np.ndarray,
     in2: np.ndarray,
@@ -32,6 +36,14 @@ def correlate_axes(
     it (the peers do the same for speed): convolution is commutative, and a correlation comes
     back as the conjugated reverse, ``c_ab[k] = conj(c_ba[-k])``.
     """
+    if (
+        in1.dtype == in2.dtype
+        and in1.dtype.char in _NATIVE_CHARS
+        and len(axes) == in1.ndim
+        and not (swap_larger and in2.size > in1.size)
+    ):
+        # Fast path: same native dtype, every axis convolved (no casts, no transposes).
+        return _core.correlate(in1, in2, mode, 0, flip, conj and in1.dtype.kind == "c", workers)
     if swap_larger and in2.size > in1.size:
         out = correlate_axes(in2, in1, mode, axes, flip=flip, conj=conj, workers=workers)
         if flip:

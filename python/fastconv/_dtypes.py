@@ -17,13 +17,64 @@ _COMPUTE_FOR_KIND = {"b": np.int64, "i": np.int64, "u": np.int64}
 _NATIVE = {np.dtype(t) for t in (np.float32, np.float64, np.complex64, np.complex128)}
 
 
-def result_dtype(*arrays: np.ndarray) -> np.dtype:
-    """The output dtype the peers give for these inputs.
+# Which peer code path a call follows: NumPy's ``correlate`` (also SciPy's 1-D fast path),
+# SciPy's N-D ``_correlateND``, or SciPy's ``_convolve2d``. They refuse dtypes differently.
+NUMPY_PATH = "numpy"
+ND_PATH = "nd"
+TWO_D_PATH = "2d"
+
+
+def peer_dtype(in1: np.ndarray, in2: np.ndarray, path: str, name: str) -> np.dtype:
+    """The output dtype the peer gives for these inputs on ``path``, or the peer's exception.
+
+    The peers promote the two dtypes (NumPy's legacy promotion, so ``str`` with a number is a
+    string); where promotion fails NumPy falls back to ``object`` and computes with Python
+    objects.
 
     Raises
     ------
     ValueError
-        For strings, bytes, datetimes, timedeltas and structured dtypes (as the peers do).
+        Where the peer raises ValueError: strings, bytes and datetimes on the NumPy path;
+        every non-numeric dtype, and bool and float16 (no C loop), on SciPy's N-D and 2-D paths.
+    TypeError
+        Where NumPy computes with Python objects (object, timedelta64, mixtures that do not
+        promote) or the peer raises TypeError, and for extended precision: fastconv computes
+        only in native numeric dtypes (a documented deviation where the peer computes).
+    """
+    try:
+        common = np.promote_types(in1.dtype, in2.dtype)
+    except TypeError:
+        common = np.dtype(object)
+    pair = f"{in1.dtype} and {in2.dtype}"
+    if common.kind in "biufc":
+        if common.kind in "fc" and common.itemsize > (8 if common.kind == "f" else 16):
+            raise TypeError(
+                f"{name}: {common} (extended precision) is not supported; "
+                "convert to float64 or complex128"
+            )
+        if path != NUMPY_PATH and common in (np.dtype(np.bool_), np.dtype(np.float16)):
+            raise ValueError(
+                f"{name}: not available for {common} inputs (SciPy has no {common} loop "
+                "here either); convert to an integer or float32 dtype"
+            )
+        return common
+    if path != NUMPY_PATH:
+        raise ValueError(f"{name}: not available for arrays of dtype {pair} (not numeric)")
+    if common.kind in "SUM":
+        raise ValueError(f"{name}: convolution is not defined for arrays of dtype {pair}")
+    raise TypeError(
+        f"{name}: arrays of dtype {pair} are not supported (NumPy would compute with Python "
+        "objects); convert to a numeric dtype first"
+    )
+
+
+def result_dtype(*arrays: np.ndarray) -> np.dtype:
+    """The output dtype the peers give for these (already validated) numeric inputs.
+
+    Raises
+    ------
+    ValueError
+        For strings, bytes, datetimes, timedeltas and structured dtypes.
     TypeError
         For object and extended-precision dtypes, which fastconv does not compute in.
     """
@@ -33,7 +84,7 @@ def result_dtype(*arrays: np.ndarray) -> np.dtype:
 
 
 def check_supported(dtype: np.dtype) -> None:
-    """Raise the peer's exception class for a dtype fastconv cannot convolve."""
+    """Raise for a dtype the core cannot compute in (a last guard; callers use peer_dtype)."""
     if dtype.kind in "SUaMmV":
         raise ValueError(f"convolution is not defined for arrays of dtype {dtype}")
     if dtype.kind == "O":

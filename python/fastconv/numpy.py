@@ -57,8 +57,10 @@ def correlate(a, v, mode: ModeArg = "valid", *, workers: Optional[int] = None) -
 
 
 def _prepare(a, v, mode: ModeArg) -> Tuple[np.ndarray, np.ndarray, str]:
-    a = np.atleast_1d(np.asarray(a))
-    v = np.atleast_1d(np.asarray(v))
+    if not (type(a) is np.ndarray and a.ndim == 1):
+        a = np.atleast_1d(np.asarray(a))
+    if not (type(v) is np.ndarray and v.ndim == 1):
+        v = np.atleast_1d(np.asarray(v))
     if a.ndim > 1 or v.ndim > 1:
         raise ValueError("object too deep for desired array")
     if a.size == 0:

@@ -1,7 +1,9 @@
 //! `_core.correlate`: N-D direct correlation/convolution on NumPy arrays.
 
 use numpy::ndarray::{ArrayViewD, IxDyn};
-use numpy::{Complex32, Complex64, Element as NpElement, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn};
+use numpy::{
+    Complex32, Complex64, Element as NpElement, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn,
+};
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
@@ -30,11 +32,18 @@ pub fn correlate<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let mode = Mode::parse(mode)?;
     let threads = match workers {
-        Some(w) if w < 1 => return Err(PyValueError::new_err("workers must be a positive integer")),
+        Some(w) if w < 1 => {
+            return Err(PyValueError::new_err("workers must be a positive integer"))
+        }
         Some(w) => resolve_workers(Some(w as usize))?,
         None => resolve_workers(None)?,
     };
-    let call = Call { mode, batch_ndim, orient: Orientation { flip, conj }, threads };
+    let call = Call {
+        mode,
+        batch_ndim,
+        orient: Orientation { flip, conj },
+        threads,
+    };
     macro_rules! try_dtype {
         ($($t:ty),*) => {$(
             if let (Ok(a), Ok(b)) = (in1.extract::<PyReadonlyArrayDyn<'py, $t>>(),
@@ -66,7 +75,12 @@ struct Call {
 }
 
 impl Call {
-    fn run<'py, T>(&self, py: Python<'py>, a: ArrayViewD<'_, T>, b: ArrayViewD<'_, T>) -> PyResult<Bound<'py, PyAny>>
+    fn run<'py, T>(
+        &self,
+        py: Python<'py>,
+        a: ArrayViewD<'_, T>,
+        b: ArrayViewD<'_, T>,
+    ) -> PyResult<Bound<'py, PyAny>>
     where
         T: HasRowKernel + NpElement,
     {
@@ -77,11 +91,21 @@ impl Call {
             let b = b.as_standard_layout();
             let (ad, bd) = match (a.as_slice(), b.as_slice()) {
                 (Some(ad), Some(bd)) => (ad, bd),
-                _ => return Err(ConvError::value("internal: standard layout is not contiguous")),
+                _ => {
+                    return Err(ConvError::value(
+                        "internal: standard layout is not contiguous",
+                    ))
+                }
             };
             direct::correlate(
-                ArrayRef { data: ad, shape: a.shape() },
-                ArrayRef { data: bd, shape: b.shape() },
+                ArrayRef {
+                    data: ad,
+                    shape: a.shape(),
+                },
+                ArrayRef {
+                    data: bd,
+                    shape: b.shape(),
+                },
                 self.batch_ndim,
                 self.mode,
                 self.orient,

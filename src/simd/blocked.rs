@@ -154,14 +154,18 @@ macro_rules! register_blocked_row_kernel {
     };
 }
 
-
 /// Clipped-tap outputs with scalar FMA, so edges round exactly like the vector lanes.
 ///
 /// # Safety
 /// Needs FMA (the `mul_add` calls compile to one instruction only with it enabled).
 #[inline]
 #[target_feature(enable = "fma")]
-pub unsafe fn edges_fma<T: FmaScalar>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
+pub unsafe fn edges_fma<T: FmaScalar>(
+    pairs: &[RowPair<'_, T>],
+    g: &AxisGeometry,
+    i0: usize,
+    out: &mut [MaybeUninit<T>],
+) {
     for (o, i) in out.iter_mut().zip(i0..) {
         let (jlo, jhi) = g.taps(i);
         let mut acc = T::default();

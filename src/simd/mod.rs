@@ -84,7 +84,9 @@ pub fn supported_isas() -> Vec<Isa> {
     let best = best_supported();
     [Isa::Scalar, Isa::Avx2Fma, Isa::Avx512]
         .into_iter()
-        .filter(|&isa| isa == Isa::Scalar || isa == Isa::Avx2Fma && best != Isa::Scalar || isa == best)
+        .filter(|&isa| {
+            isa == Isa::Scalar || isa == Isa::Avx2Fma && best != Isa::Scalar || isa == best
+        })
         .collect()
 }
 

@@ -14,7 +14,12 @@ use crate::simd::RowPair;
 const BLOCK: usize = 256;
 
 /// Portable row kernel (see [`crate::simd::RowKernel`]).
-pub fn row<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
+pub fn row<T: Element>(
+    pairs: &[RowPair<'_, T>],
+    g: &AxisGeometry,
+    i0: usize,
+    out: &mut [MaybeUninit<T>],
+) {
     let (lo, hi) = g.interior();
     let end = i0 + out.len();
     let (lo, hi) = (lo.clamp(i0, end), hi.clamp(i0, end));
@@ -25,7 +30,12 @@ pub fn row<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, ou
 }
 
 /// Dot-product form with clipped taps, for outputs whose window leaves the input.
-pub fn edges<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
+pub fn edges<T: Element>(
+    pairs: &[RowPair<'_, T>],
+    g: &AxisGeometry,
+    i0: usize,
+    out: &mut [MaybeUninit<T>],
+) {
     for (o, i) in out.iter_mut().zip(i0..) {
         let (jlo, jhi) = g.taps(i);
         let mut acc = T::ZERO;
@@ -43,7 +53,12 @@ pub fn edges<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, 
 }
 
 /// Axpy form over blocks, for outputs whose whole window lies inside the input.
-fn interior<T: Element>(pairs: &[RowPair<'_, T>], g: &AxisGeometry, i0: usize, out: &mut [MaybeUninit<T>]) {
+fn interior<T: Element>(
+    pairs: &[RowPair<'_, T>],
+    g: &AxisGeometry,
+    i0: usize,
+    out: &mut [MaybeUninit<T>],
+) {
     let mut acc = [T::ZERO; BLOCK];
     for (b, chunk) in out.chunks_mut(BLOCK).enumerate() {
         let len = chunk.len();

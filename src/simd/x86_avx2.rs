@@ -17,15 +17,37 @@ fn detected() -> bool {
 // ports) with room for the broadcast weight and the loads (inner loop checked in the assembly:
 // one vbroadcastss and eight vfmadd231ps with memory operands).
 crate::register_blocked_row_kernel!(
-    features = "avx2,fma", detected = detected(), acc = 8,
-    row_f32, interior_f32, edges_f32, f32, 8, __m256,
-    _mm256_loadu_ps, _mm256_storeu_ps, _mm256_set1_ps, _mm256_setzero_ps, _mm256_fmadd_ps,
+    features = "avx2,fma",
+    detected = detected(),
+    acc = 8,
+    row_f32,
+    interior_f32,
+    edges_f32,
+    f32,
+    8,
+    __m256,
+    _mm256_loadu_ps,
+    _mm256_storeu_ps,
+    _mm256_set1_ps,
+    _mm256_setzero_ps,
+    _mm256_fmadd_ps,
     masked_fma_f32
 );
 crate::register_blocked_row_kernel!(
-    features = "avx2,fma", detected = detected(), acc = 8,
-    row_f64, interior_f64, edges_f64, f64, 4, __m256d,
-    _mm256_loadu_pd, _mm256_storeu_pd, _mm256_set1_pd, _mm256_setzero_pd, _mm256_fmadd_pd,
+    features = "avx2,fma",
+    detected = detected(),
+    acc = 8,
+    row_f64,
+    interior_f64,
+    edges_f64,
+    f64,
+    4,
+    __m256d,
+    _mm256_loadu_pd,
+    _mm256_storeu_pd,
+    _mm256_set1_pd,
+    _mm256_setzero_pd,
+    _mm256_fmadd_pd,
     masked_fma_f64
 );
 
@@ -52,8 +74,17 @@ unsafe fn masked_fma_f32(acc: __m256, x: *const f32, w: __m256, first: isize, n:
 /// As [`masked_fma_f32`].
 #[inline]
 #[target_feature(enable = "avx2,fma")]
-unsafe fn masked_fma_f64(acc: __m256d, x: *const f64, w: __m256d, first: isize, n: isize) -> __m256d {
-    let idx = _mm256_add_epi64(_mm256_set1_epi64x(first as i64), _mm256_setr_epi64x(0, 1, 2, 3));
+unsafe fn masked_fma_f64(
+    acc: __m256d,
+    x: *const f64,
+    w: __m256d,
+    first: isize,
+    n: isize,
+) -> __m256d {
+    let idx = _mm256_add_epi64(
+        _mm256_set1_epi64x(first as i64),
+        _mm256_setr_epi64x(0, 1, 2, 3),
+    );
     let ge0 = _mm256_cmpgt_epi64(idx, _mm256_set1_epi64x(-1));
     let ltn = _mm256_cmpgt_epi64(_mm256_set1_epi64x(n as i64), idx);
     let mask = _mm256_and_si256(ge0, ltn);

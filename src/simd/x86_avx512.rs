@@ -16,15 +16,37 @@ fn detected() -> bool {
 
 // Accumulators: 8 of the 32 zmm registers, as for AVX2 (latency 4 x 2 ports).
 crate::register_blocked_row_kernel!(
-    features = "avx512f,fma", detected = detected(), acc = 8,
-    row_f32, interior_f32, edges_f32, f32, 16, __m512,
-    _mm512_loadu_ps, _mm512_storeu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_fmadd_ps,
+    features = "avx512f,fma",
+    detected = detected(),
+    acc = 8,
+    row_f32,
+    interior_f32,
+    edges_f32,
+    f32,
+    16,
+    __m512,
+    _mm512_loadu_ps,
+    _mm512_storeu_ps,
+    _mm512_set1_ps,
+    _mm512_setzero_ps,
+    _mm512_fmadd_ps,
     masked_fma_f32
 );
 crate::register_blocked_row_kernel!(
-    features = "avx512f,fma", detected = detected(), acc = 8,
-    row_f64, interior_f64, edges_f64, f64, 8, __m512d,
-    _mm512_loadu_pd, _mm512_storeu_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_fmadd_pd,
+    features = "avx512f,fma",
+    detected = detected(),
+    acc = 8,
+    row_f64,
+    interior_f64,
+    edges_f64,
+    f64,
+    8,
+    __m512d,
+    _mm512_loadu_pd,
+    _mm512_storeu_pd,
+    _mm512_set1_pd,
+    _mm512_setzero_pd,
+    _mm512_fmadd_pd,
     masked_fma_f64
 );
 
@@ -56,7 +78,13 @@ unsafe fn masked_fma_f32(acc: __m512, x: *const f32, w: __m512, first: isize, n:
 /// As [`masked_fma_f32`].
 #[inline]
 #[target_feature(enable = "avx512f,fma")]
-unsafe fn masked_fma_f64(acc: __m512d, x: *const f64, w: __m512d, first: isize, n: isize) -> __m512d {
+unsafe fn masked_fma_f64(
+    acc: __m512d,
+    x: *const f64,
+    w: __m512d,
+    first: isize,
+    n: isize,
+) -> __m512d {
     let k = lane_bits(first, n, 8) as __mmask8;
     let xv = _mm512_maskz_loadu_pd(k, x);
     _mm512_mask3_fmadd_pd(xv, w, acc, k)

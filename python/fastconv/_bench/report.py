@@ -152,6 +152,12 @@ def format_report(results: list, machine: dict, peak: dict | None, threads: int)
         sections.setdefault(r.case.section, []).append(r)
     for name, rs in sections.items():
         out += ["", name, _section_table(rs, peak)]
+    if any((r.pct_peak(peak) or 0) > 100 for r in results):
+        out += [
+            "",
+            "note: %peak above 100% means the matmul peak was measured low (a busy machine, "
+            "or BLAS held to fewer threads than fastconv); rerun on an idle machine.",
+        ]
     errs = _errors(results)
     if errs:
         out += ["", "errors:", *errs]
