@@ -7,6 +7,7 @@ runs a 'valid' correlation over the padded array.
 
 from __future__ import annotations
 
+import warnings
 from typing import Tuple
 
 import numpy as np
@@ -24,39 +25,76 @@ _PAD_MODES = {
 }
 
 
+def check_boundary(boundary: object) -> str:
+    """The ``numpy.pad`` mode for one of SciPy's boundary names; ValueError (SciPy's) if unknown.
+
+    Raises
+    ------
+    ValueError
+        For any other hashable value ('reflect' included: SciPy names it but refuses it).
+    TypeError
+        For an unhashable value (SciPy's dict lookup raises it too).
+    """
+    try:
+        hash(boundary)
+    except TypeError:
+        raise TypeError(
+            f"boundary must be a string, got unhashable {type(boundary).__name__}"
+        ) from None
+    if not isinstance(boundary, str) or boundary not in _PAD_MODES:
+        raise ValueError(
+            "Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
+            f"'symmetric' (or 'symm'); got {boundary!r}"
+        )
+    return _PAD_MODES[boundary]
+
+
 def fill_scalar(fillvalue: object, dtype: np.dtype) -> np.generic:
-    """``fillvalue`` as one element of ``dtype``, with SciPy's checks and messages."""
-    arr = np.asarray(fillvalue)
+    """``fillvalue`` as one element of ``dtype``, converted as SciPy's ``_convolve2d`` does.
+
+    Python and NumPy scalars convert by value (``2.5`` becomes 2 for integers), arrays only by a
+    safe cast. A value that does not convert (complex into real, NaN or out of range into an
+    integer dtype) is a ValueError, as in SciPy, unless it cannot even become a complex number,
+    which raises what that conversion raises.
+    """
+    try:
+        if isinstance(fillvalue, np.ndarray) and not np.can_cast(fillvalue.dtype, dtype):
+            raise TypeError(f"cannot cast {fillvalue.dtype} to {dtype} safely")
+        if isinstance(fillvalue, np.generic) and fillvalue.dtype.kind == "c" != dtype.kind:
+            raise TypeError("a complex scalar does not convert to a real dtype")
+        with warnings.catch_warnings():
+            # NumPy scalars convert with C-cast semantics (NaN into an integer included).
+            warnings.simplefilter("ignore", RuntimeWarning)
+            arr = np.asarray(fillvalue, dtype=dtype)
+    except (TypeError, ValueError, OverflowError):
+        np.asarray(fillvalue, dtype=np.complex128)  # SciPy's second try: its errors propagate
+        raise ValueError(
+            f"could not cast `fillvalue` {fillvalue!r} directly to the output type {dtype} "
+            "(it was first converted to complex)."
+        ) from None
+    if arr.size == 0:
+        raise ValueError("`fillvalue` cannot be an empty array.")
     if arr.size != 1:
-        raise ValueError("`fillvalue` must be scalar or an array with one element.")
-    value = arr.reshape(()).item()
-    if isinstance(value, complex) and dtype.kind != "c":
-        if value.imag != 0:
-            raise ValueError(
-                "could not cast `fillvalue` directly to the output type "
-                "(it was first converted to complex)."
-            )
-        value = value.real
-    return np.array(value).astype(dtype)[()]
+        raise ValueError(
+            f"`fillvalue` must be scalar or an array with one element, got shape {arr.shape}."
+        )
+    return arr.reshape(())[()]
 
 
 def padded_for_boundary(
     in1: np.ndarray,
     in2: np.ndarray,
     mode: str,
-    boundary: str,
-    fillvalue: object,
+    pad_mode: str,
+    fill: object,
+    out_dtype: np.dtype,
 ) -> Tuple[np.ndarray, str]:
     """``(array, core_mode)`` such that a core correlation in ``core_mode`` gives ``mode``
-    with ``boundary`` applied to ``in1``."""
-    if boundary not in _PAD_MODES:
-        raise ValueError(
-            "Acceptable boundary flags are 'fill', 'circular' (or 'wrap'), and "
-            "'symmetric' (or 'symm')."
-        )
-    pad_mode = _PAD_MODES[boundary]
-    out_dtype = np.result_type(in1, in2)
-    fill = fill_scalar(fillvalue, out_dtype) if pad_mode == "constant" else 0
+    with boundary ``pad_mode`` (from :func:`check_boundary`) applied to ``in1``.
+
+    ``fill`` is the fill value in ``out_dtype`` (from :func:`fill_scalar`), used when
+    ``pad_mode`` is 'constant'.
+    """
     if mode == "valid" or (pad_mode == "constant" and fill == 0):
         return in1, mode
     # The fill value is cast to the output dtype (SciPy's rule), so pad in that dtype.

@@ -1,6 +1,6 @@
 """Type stubs for the compiled extension ``fastconv._core`` (Rust, PyO3)."""
 
-from typing import Optional, Tuple
+from typing import List, Optional, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -15,6 +15,7 @@ def correlate(
     flip: bool = False,
     conj: bool = False,
     workers: Optional[int] = None,
+    isa: Optional[str] = None,
 ) -> npt.NDArray[np.generic]:
     """Direct N-D correlation (convolution when ``flip``) along the trailing axes.
 
@@ -37,4 +38,7 @@ def available_cores() -> int:
     """Logical cores available to this process."""
 
 def isa() -> str:
-    """The instruction set of the kernels in use: 'avx2' or 'scalar'."""
+    """The instruction set of the kernels in use: 'avx512', 'avx2' or 'scalar'."""
+
+def supported_isas() -> List[str]:
+    """Every instruction set this CPU can run, 'scalar' first."""

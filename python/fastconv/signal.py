@@ -7,6 +7,7 @@ and ``workers=`` (threads for this call; ``-1`` means all cores).
 
 from __future__ import annotations
 
+import math
 from typing import Optional
 
 import numpy as np
@@ -20,8 +21,10 @@ from fastconv._args import (
     normalize_axes,
     valid_swap_check,
 )
-from fastconv._boundary import padded_for_boundary
+from fastconv import _core
+from fastconv._boundary import check_boundary, fill_scalar, padded_for_boundary
 from fastconv._direct import correlate_axes
+from fastconv._dtypes import ND_PATH, NUMPY_PATH, TWO_D_PATH, peer_dtype
 
 __all__ = [
     "convolve",
@@ -83,21 +86,31 @@ def correlate(
 
 
 def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool):
+    name = "convolve" if flip else "correlate"
+    workers = check_workers(workers)
     in1 = as_numeric_array(in1, "in1")
     in2 = as_numeric_array(in2, "in2")
     if in1.ndim == in2.ndim == 0:
-        return in1 * in2 if flip else in1 * in2.conj()
+        # SciPy returns the product (a NumPy scalar) without looking at mode or method.
+        return in1 * in2 if flip or in2.dtype.kind != "c" else in1 * in2.conj()
     if in1.ndim != in2.ndim:
         raise ValueError("in1 and in2 should have the same dimensionality")
     mode = check_mode(mode)
     check_method(method)
-    workers = check_workers(workers)
     conv_axes = normalize_axes(axes, in1.ndim)
-    if in1.size == 0 or in2.size == 0:
-        return np.array([])
     _check_broadcast(in1.shape, in2.shape, conv_axes)
     if mode == "valid":
         valid_swap_check(in1.shape, in2.shape, conv_axes)
+    s1 = [in1.shape[a] for a in conv_axes]
+    s2 = [in2.shape[a] for a in conv_axes]
+    # SciPy hands 1-D problems to NumPy where NumPy's output size agrees with its own.
+    numpy_path = len(s1) == 1 and (mode != "same" or s1[0] >= s2[0])
+    if numpy_path and (s1[0] == 0 or s2[0] == 0):
+        which = "in1" if s1[0] == 0 else "in2"
+        raise ValueError(f"{name}: {which} cannot be empty along the convolved axis")
+    out_dtype = peer_dtype(in1, in2, NUMPY_PATH if numpy_path else ND_PATH, name)
+    if in1.size == 0 or in2.size == 0:
+        return _empty_result(in1.shape, in2.shape, mode, conv_axes, out_dtype)
     # Swapping for speed is exact only where the output shape does not depend on the order.
     swap = mode == "full" and axes is None
     return correlate_axes(
@@ -109,6 +122,45 @@ def _check_broadcast(s1, s2, axes) -> None:
     for d, (p, q) in enumerate(zip(s1, s2)):
         if d not in axes and p != q and p != 1 and q != 1:
             raise ValueError(f"incompatible shapes for in1 and in2: {s1} and {s2}")
+
+
+def _empty_result(s1, s2, mode, conv_axes, dtype) -> np.ndarray:
+    """SciPy's N-D result when an input is empty: zeros (empty sums), or SciPy's error.
+
+    Along the convolved axes the shape follows ``scipy.signal.correlate``'s buffers: 'valid'
+    (after the swap) gives ``n1 - n2 + 1``; 'full' and 'same' zero-pad ``in1`` (swapped with
+    ``in2`` in 'full' mode when ``in2`` has more elements) to ``n1 + n2 - 1``, which fails
+    where that is negative or cannot hold ``in1``. Other axes broadcast.
+    """
+    c1 = [s1[a] for a in conv_axes]
+    c2 = [s2[a] for a in conv_axes]
+    if 0 not in c1 and 0 not in c2:
+        conv = [_core.axis_geometry(n, k, mode)[1] for n, k in zip(c1, c2)]
+    else:
+        swapped = (mode == "full" and math.prod(c2) > math.prod(c1)) or (
+            mode == "valid" and not all(n >= k for n, k in zip(c1, c2))
+        )
+        if swapped:
+            c1, c2 = c2, c1
+        if mode == "valid":
+            conv = [n - k + 1 for n, k in zip(c1, c2)]
+        else:
+            padded = [n + k - 1 for n, k in zip(c1, c2)]
+            if any(p < 0 for p in padded):
+                raise ValueError(
+                    f"negative dimensions are not allowed: inputs of shapes {tuple(s1)} and "
+                    f"{tuple(s2)} are both empty along an axis in '{mode}' mode"
+                )
+            if any(n not in (min(n, p), 1) for n, p in zip(c1, padded)):
+                raise ValueError(
+                    f"could not broadcast input array of shape {tuple(s1)} into the zero-padded "
+                    f"buffer in '{mode}' mode: in2 (shape {tuple(s2)}) is empty along an axis"
+                )
+            conv = padded if mode == "full" else c1
+    shape = [max(p, q) if min(p, q) != 0 else 0 for p, q in zip(s1, s2)]
+    for a, m in zip(conv_axes, conv):
+        shape[a] = m
+    return np.zeros(shape, dtype)
 
 
 def convolve2d(

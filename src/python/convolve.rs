@@ -11,14 +11,17 @@ use crate::direct::{self, ArrayRef, Orientation};
 use crate::error::ConvError;
 use crate::geometry::{AxisGeometry, Mode};
 use crate::parallel::resolve_workers;
-use crate::simd::HasRowKernel;
+use crate::simd::{active_isa, HasRowKernel, Isa};
 
 /// Correlates `in1` with `in2` along their trailing axes (convolves when `flip`).
 ///
 /// Both arrays must have the same dtype, one of float32, float64, complex64, complex128 or
 /// int64, and the same number of dimensions; the first `batch_ndim` axes broadcast.
 #[pyfunction]
-#[pyo3(signature = (in1, in2, mode, batch_ndim=0, flip=false, conj=false, workers=None))]
+///
+/// `isa` picks the kernels' instruction set for this call ("scalar", "avx2", "avx512"; an
+/// unsupported one falls back to the portable kernel), so tests can exercise every path.
+#[pyo3(signature = (in1, in2, mode, batch_ndim=0, flip=false, conj=false, workers=None, isa=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn correlate<'py>(
     py: Python<'py>,
@@ -29,8 +32,13 @@ pub fn correlate<'py>(
     flip: bool,
     conj: bool,
     workers: Option<isize>,
+    isa: Option<&str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let mode = Mode::parse(mode)?;
+    let isa = match isa {
+        None => active_isa(),
+        Some(name) => Isa::parse(name)?,
+    };
     let threads = match workers {
         Some(w) if w < 1 => {
             return Err(PyValueError::new_err("workers must be a positive integer"))
@@ -39,6 +47,7 @@ pub fn correlate<'py>(
         None => resolve_workers(None)?,
     };
     let call = Call {
+        isa,
         mode,
         batch_ndim,
         orient: Orientation { flip, conj },
@@ -68,6 +77,7 @@ pub fn axis_geometry(n: usize, k: usize, mode: &str) -> PyResult<(isize, usize)>
 
 /// The plain-Rust arguments of one call.
 struct Call {
+    isa: Isa,
     mode: Mode,
     batch_ndim: usize,
     orient: Orientation,
@@ -97,7 +107,8 @@ impl Call {
                     ))
                 }
             };
-            direct::correlate(
+            direct::correlate_on(
+                self.isa,
                 ArrayRef {
                     data: ad,
                     shape: a.shape(),

@@ -19,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::available_cores, m)?)?;
     m.add_function(wrap_pyfunction!(threads::isa, m)?)?;
+    m.add_function(wrap_pyfunction!(threads::supported_isas, m)?)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -3,7 +3,7 @@
 use pyo3::prelude::*;
 
 use crate::parallel;
-use crate::simd::active_isa;
+use crate::simd::{self, active_isa};
 
 /// Sets the default number of threads for calls that do not pass `workers`.
 #[pyfunction]
@@ -23,8 +23,18 @@ pub fn available_cores() -> usize {
     parallel::available_cores()
 }
 
-/// The instruction set the kernels use: `"avx2"` or `"scalar"`.
+/// The instruction set the kernels use: `"avx512"`, `"avx2"` or `"scalar"` (set once per
+/// process from the CPU, or from `FASTCONV_ISA`).
 #[pyfunction]
 pub fn isa() -> &'static str {
     active_isa().name()
+}
+
+/// Every instruction set this CPU can run, the portable one first.
+#[pyfunction]
+pub fn supported_isas() -> Vec<&'static str> {
+    simd::supported_isas()
+        .into_iter()
+        .map(|i| i.name())
+        .collect()
 }

@@ -20,6 +20,7 @@ use std::sync::OnceLock;
 use num_complex::Complex;
 
 use crate::element::Element;
+use crate::error::{ConvError, Result};
 use crate::geometry::AxisGeometry;
 
 /// One contribution to an output row: an input row (length `n`) and the kernel row (length `k`)
@@ -45,6 +46,29 @@ pub enum Isa {
 }
 
 impl Isa {
+    /// Parses a name of [`Isa::name`]; an ISA this CPU lacks maps to the best it has.
+    ///
+    /// # Errors
+    /// [`ConvError::Value`] for an unknown name.
+    pub fn parse(name: &str) -> Result<Isa> {
+        let wanted = match name {
+            "scalar" => Isa::Scalar,
+            "avx2" => Isa::Avx2Fma,
+            "avx512" => Isa::Avx512,
+            other => {
+                return Err(ConvError::value(format!(
+                    "isa must be 'scalar', 'avx2' or 'avx512', got {other:?}"
+                )))
+            }
+        };
+        let supported = supported_isas();
+        Ok(if supported.contains(&wanted) {
+            wanted
+        } else {
+            supported[supported.len() - 1]
+        })
+    }
+
     /// The lower-case name used by `FASTCONV_ISA` and reported to Python.
     pub fn name(self) -> &'static str {
         match self {
@@ -57,11 +81,10 @@ impl Isa {
 
 fn detect() -> Isa {
     let best = best_supported();
-    match std::env::var("FASTCONV_ISA").ok().as_deref() {
-        Some("scalar") => Isa::Scalar,
-        Some("avx2") if best != Isa::Scalar => Isa::Avx2Fma,
-        // A request for an ISA this CPU lacks falls back to what it has, never to a crash.
-        _ => best,
+    // A request for an ISA this CPU lacks falls back to what it has, never to a crash.
+    match std::env::var("FASTCONV_ISA") {
+        Ok(name) => Isa::parse(&name).unwrap_or(best),
+        Err(_) => best,
     }
 }
 

@@ -50,12 +50,14 @@ def measure(
 ) -> dict:
     """Time several zero-argument callables on the same problem.
 
-    The caller is expected to have warmed each callable up once. One more call calibrates
-    it; then each gets about ``budget_s / t_call`` samples (clamped to
-    ``[min_samples, max_samples]``). The samples are taken in ``min_samples`` rounds, each
-    implementation taking its share of a round back to back, so that drift in a shared,
-    noisy machine hits every implementation alike while a fast call is not always timed
-    right after a slow peer's. The garbage collector is paused meanwhile.
+    The caller is expected to have warmed each callable up once. One more call (the faster
+    of two, for cheap calls) calibrates it; then each gets about ``budget_s / t_call``
+    samples (clamped to ``[min_samples, max_samples]``). The samples are taken in
+    ``min_samples`` rounds, each implementation taking its share of a round back to back, so
+    that drift in a shared, noisy machine hits every implementation alike. An implementation
+    cheap enough for it (``t_call * min_samples <= budget_s``) makes one untimed call before
+    each of its bursts, so that it is not timed cold right after a slow peer. The garbage
+    collector is paused meanwhile.
 
     Parameters
     ----------
@@ -79,14 +81,18 @@ def measure(
     try:
         for name, fn in fns.items():
             t = max(_per_call(fn, 1), 1e-9)
+            if t * min_samples <= budget_s:  # cheap: calibrate on the faster of two calls
+                t = max(min(t, _per_call(fn, 1)), 1e-9)
             number = 1 if t >= min_sample_s else min(math.ceil(min_sample_s / t), 100_000)
             samples = int(budget_s / (t * number))
-            plans[name] = (number, max(1, min_samples, min(max_samples, samples)))
+            rewarm = t * min_samples <= budget_s
+            plans[name] = (number, max(1, min_samples, min(max_samples, samples)), rewarm)
         rounds = max(1, min_samples)
         for r in range(rounds):
             for name, fn in fns.items():
-                number, samples = plans[name]
-                # This round's share of the samples, back to back (the first may be cold).
+                number, samples, rewarm = plans[name]
+                if rewarm:  # untimed: the previous implementation may have left caches cold
+                    fn()
                 share = samples * (r + 1) // rounds - samples * r // rounds
                 times[name] += [_per_call(fn, number) for _ in range(share)]
     finally:
