@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import operator
+
 import numpy as np
 from numpy.lib.stride_tricks import sliding_window_view
 
@@ -19,7 +21,11 @@ def convolution_matrix(a, n: int, mode: str = "full") -> np.ndarray:
     Raises
     ------
     ValueError
-        If ``n <= 0``, ``a`` is empty, or ``mode`` is unknown.
+        If ``n <= 0``, ``a`` is empty, or ``mode`` is unknown (checked in that order).
+    TypeError
+        If ``n`` is not an integer.
+    IndexError
+        If ``a`` is 0-d.
     """
     if n <= 0:
         raise ValueError("n must be a positive integer.")
@@ -28,6 +34,13 @@ def convolution_matrix(a, n: int, mode: str = "full") -> np.ndarray:
         raise ValueError("len(a) must be at least 1.")
     if mode not in ("full", "valid", "same"):
         raise ValueError("'mode' argument must be one of ('full', 'valid', 'same')")
+    try:
+        # A Python int: NumPy integer scalars would overflow in the size arithmetic below.
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(f"`pad_width` must be of integral type: n={n!r} is not an integer") from None
+    if a.ndim == 0:
+        raise IndexError("a must be at least 1-D: a 0-d array has no last axis")
     k = a.shape[-1]
     # Row i of the full matrix is z[i : i + n] reversed, z = [0]*(n-1) + a + [0]*(n-1).
     pad = [(0, 0)] * (a.ndim - 1) + [(n - 1, n - 1)]

@@ -6,16 +6,16 @@ signal; ``correlate`` defaults to mode 'valid' and conjugates ``v``), plus ``wor
 
 from __future__ import annotations
 
-from typing import Optional, Tuple, Union
+from typing import Optional, Union
 
 import numpy as np
 
-from fastconv._args import check_workers
+from fastconv._args import check_numpy_mode, check_workers
 from fastconv._direct import correlate_axes
+from fastconv._dtypes import NUMPY_PATH, peer_dtype
 
 __all__ = ["convolve", "correlate"]
 
-_INT_MODES = {0: "valid", 1: "same", 2: "full"}
 ModeArg = Union[str, int]
 
 
@@ -35,47 +35,59 @@ def convolve(a, v, mode: ModeArg = "full", *, workers: Optional[int] = None) -> 
     -------
     numpy.ndarray
         1-D array of dtype ``numpy.result_type(a, v)``.
+
+    Raises
+    ------
+    ValueError
+        Empty or multi-dimensional input, unknown mode name or integer, string or datetime
+        dtypes (as NumPy).
+    TypeError
+        A mode that is neither a string nor an integer (as NumPy); object, timedelta and
+        extended-precision dtypes, which NumPy computes with Python objects or in long
+        double and fastconv refuses.
     """
-    a, v, mode = _prepare(a, v, mode)
     workers = check_workers(workers)
+    a = np.atleast_1d(np.asarray(a))
+    v = np.atleast_1d(np.asarray(v))
+    if len(a) == 0:
+        raise ValueError("a cannot be empty")
+    if len(v) == 0:
+        raise ValueError("v cannot be empty")
+    mode = check_numpy_mode(mode)
+    _check_1d(a, v)
     if len(v) > len(a):
         a, v = v, a
+    peer_dtype(a, v, NUMPY_PATH, "convolve")
     return correlate_axes(a, v, mode, (0,), flip=True, conj=False, workers=workers)
 
 
 def correlate(a, v, mode: ModeArg = "valid", *, workers: Optional[int] = None) -> np.ndarray:
     """Cross-correlation of two 1-D sequences, as ``numpy.correlate``.
 
-    ``c[k] = sum_n a[n + k] * conj(v[n])``. Parameters as :func:`convolve`; the default mode
-    is 'valid'.
+    ``c[k] = sum_n a[n + k] * conj(v[n])``. Parameters and exceptions as :func:`convolve`,
+    except that the default mode is 'valid' and 0-d inputs are refused (ValueError), as NumPy
+    does.
     """
-    a, v, mode = _prepare(a, v, mode)
     workers = check_workers(workers)
+    mode = check_numpy_mode(mode)
+    a = np.asarray(a)
+    v = np.asarray(v)
+    if a.ndim == 0 or v.ndim == 0:
+        raise ValueError("object of too small depth for desired array: inputs must be 1-D")
+    _check_1d(a, v)
+    if a.size == 0:
+        raise ValueError("first array argument cannot be empty")
+    if v.size == 0:
+        raise ValueError("second array argument cannot be empty")
+    peer_dtype(a, v, NUMPY_PATH, "correlate")
     return correlate_axes(
         a, v, mode, (0,), flip=False, conj=True, workers=workers, swap_larger=True
     )
 
 
-def _prepare(a, v, mode: ModeArg) -> Tuple[np.ndarray, np.ndarray, str]:
-    if not (type(a) is np.ndarray and a.ndim == 1):
-        a = np.atleast_1d(np.asarray(a))
-    if not (type(v) is np.ndarray and v.ndim == 1):
-        v = np.atleast_1d(np.asarray(v))
+def _check_1d(a: np.ndarray, v: np.ndarray) -> None:
     if a.ndim > 1 or v.ndim > 1:
-        raise ValueError("object too deep for desired array")
-    if a.size == 0:
-        raise ValueError("a cannot be empty")
-    if v.size == 0:
-        raise ValueError("v cannot be empty")
-    return a, v, _mode_name(mode)
-
-
-def _mode_name(mode: ModeArg) -> str:
-    if isinstance(mode, str):
-        if mode in ("full", "same", "valid"):
-            return mode
-        raise ValueError(f"mode must be one of 'valid', 'same', or 'full' (got {mode!r})")
-    try:
-        return _INT_MODES[int(mode)]
-    except (KeyError, TypeError, ValueError):
-        raise ValueError(f"integer mode must be 0, 1 or 2 (got {mode!r})") from None
+        raise ValueError(
+            f"object too deep for desired array: inputs must be 1-D, got shapes {a.shape} "
+            f"and {v.shape}"
+        )

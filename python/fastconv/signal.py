@@ -209,28 +209,58 @@ def correlate2d(
 
 
 def _two_d(in1, in2, mode, boundary, fillvalue, workers, *, flip: bool, name: str):
+    workers = check_workers(workers)
     in1 = as_numeric_array(in1, "in1")
     in2 = as_numeric_array(in2, "in2")
     if not in1.ndim == in2.ndim == 2:
         raise ValueError(f"{name} inputs must both be 2-D arrays")
-    mode = check_mode(mode)
-    workers = check_workers(workers)
-    if in1.dtype == np.bool_ or in1.dtype == np.float16 or in2.dtype in (np.bool_, np.float16):
-        raise ValueError(f"{name} not available for this type.")
     swapped = False
     if mode == "valid":
         valid_swap_check(in1.shape, in2.shape, (0, 1))
         swapped = not (in1.shape[0] >= in2.shape[0] and in1.shape[1] >= in2.shape[1])
         if swapped:
             in1, in2 = in2, in1
+    mode = check_mode(mode)
+    pad_mode = check_boundary(boundary)
+    out_dtype = peer_dtype(in1, in2, TWO_D_PATH, name)
+    fill = fill_scalar(fillvalue, out_dtype) if pad_mode == "constant" else None
     if in1.size == 0 or in2.size == 0:
-        raise ValueError(f"{name} inputs must not be empty")
-    core_mode = "same_low_centre" if (mode == "same" and not flip) else mode
-    padded, core_mode = padded_for_boundary(in1, in2, core_mode, boundary, fillvalue)
-    out = correlate_axes(padded, in2, core_mode, (0, 1), flip=flip, conj=not flip, workers=workers)
+        out = _empty_two_d(in1, in2, mode, boundary, fill, out_dtype, workers, flip=flip, name=name)
+    else:
+        core_mode = "same_low_centre" if (mode == "same" and not flip) else mode
+        padded, core_mode = padded_for_boundary(in1, in2, core_mode, pad_mode, fill, out_dtype)
+        out = correlate_axes(
+            padded, in2, core_mode, (0, 1), flip=flip, conj=not flip, workers=workers
+        )
     if swapped and not flip:
+        # SciPy reverses the swapped correlation without conjugating it; so does fastconv.
         out = out[::-1, ::-1]
     return out
+
+
+def _empty_two_d(in1, in2, mode, boundary, fill, out_dtype, workers, *, flip: bool, name: str):
+    """SciPy's ``_convolve2d`` result when an input is empty."""
+    if mode == "same":
+        shape = in1.shape
+    elif mode == "valid":
+        shape = tuple(n - k + 1 for n, k in zip(in1.shape, in2.shape))
+    else:
+        shape = tuple(n + k - 1 for n, k in zip(in1.shape, in2.shape))
+        if min(shape) < 0:
+            raise ValueError(
+                f"negative dimensions are not allowed: {name} of shapes {in1.shape} and "
+                f"{in2.shape} in 'full' mode"
+            )
+    if in2.size == 0 or math.prod(shape) == 0:
+        return np.zeros(shape, out_dtype)  # every output is an empty sum
+    if fill is None:
+        # SciPy divides by the length of in1 here and the process dies (SIGFPE).
+        raise ValueError(
+            f"{name}: boundary {boundary!r} needs a non-empty in1 (got shape {in1.shape})"
+        )
+    # Every tap reads the fill value: correlate a block of fill values in 'valid' mode.
+    block = np.full([m + k - 1 for m, k in zip(shape, in2.shape)], fill, out_dtype)
+    return correlate_axes(block, in2, "valid", (0, 1), flip=flip, conj=not flip, workers=workers)
 
 
 def correlation_lags(in1_len: int, in2_len: int, mode: str = "full") -> np.ndarray:

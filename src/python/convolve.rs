@@ -2,7 +2,8 @@
 
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{
-    Complex32, Complex64, Element as NpElement, IntoPyArray, PyArrayDyn, PyReadonlyArrayDyn,
+    Complex32, Complex64, Element as NpElement, IntoPyArray, PyArrayDescrMethods, PyArrayDyn,
+    PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -53,18 +54,35 @@ pub fn correlate<'py>(
         orient: Orientation { flip, conj },
         threads,
     };
-    macro_rules! try_dtype {
-        ($($t:ty),*) => {$(
-            if let (Ok(a), Ok(b)) = (in1.extract::<PyReadonlyArrayDyn<'py, $t>>(),
-                                     in2.extract::<PyReadonlyArrayDyn<'py, $t>>()) {
-                return call.run::<$t>(py, a.as_array(), b.as_array());
+    // Dispatch on the first input's dtype (one check instead of failed extractions); the
+    // typed extraction below then also checks that the second input has the same dtype.
+    let dtype_of_in1 = in1.cast::<PyUntypedArray>().map(|a| a.dtype().char());
+    macro_rules! typed {
+        ($t:ty) => {
+            match (
+                in1.extract::<PyReadonlyArrayDyn<'py, $t>>(),
+                in2.extract::<PyReadonlyArrayDyn<'py, $t>>(),
+            ) {
+                (Ok(a), Ok(b)) => call.run::<$t>(py, a.as_array(), b.as_array()),
+                _ => Err(unsupported()),
             }
-        )*};
+        };
     }
-    try_dtype!(f64, f32, Complex64, Complex32, i64);
-    Err(PyTypeError::new_err(
-        "in1 and in2 must be arrays of one dtype among float32, float64, complex64, complex128, int64",
-    ))
+    match dtype_of_in1 {
+        Ok(b'd') => typed!(f64),
+        Ok(b'f') => typed!(f32),
+        Ok(b'D') => typed!(Complex64),
+        Ok(b'F') => typed!(Complex32),
+        Ok(b'l' | b'q') => typed!(i64),
+        _ => Err(unsupported()),
+    }
+}
+
+fn unsupported() -> PyErr {
+    PyTypeError::new_err(
+        "in1 and in2 must be NumPy arrays of one dtype among float32, float64, complex64, \
+         complex128 and int64",
+    )
 }
 
 /// `(start, output length)` of one axis: the single source of the mode rules for Python code
