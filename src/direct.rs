@@ -48,8 +48,10 @@ pub struct Orientation {
 }
 
 /// A checked plan: per-axis geometry and the broadcast batch shape.
-#[derive(Debug, Clone)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Plan {
+    /// The mode the geometry was made for.
+    pub mode: Mode,
     /// Leading batch axes of the output (broadcast of the two inputs').
     pub batch: Vec<usize>,
     /// Geometry of each convolved axis.
@@ -82,7 +84,7 @@ impl Plan {
             .zip(&w_shape[batch_ndim..])
             .map(|(&n, &k)| AxisGeometry::new(n, k, mode))
             .collect::<Result<Vec<_>>>()?;
-        let plan = Plan { batch, axes };
+        let plan = Plan { mode, batch, axes };
         checked_size(&plan.out_shape())?;
         Ok(plan)
     }
@@ -137,6 +139,40 @@ pub fn correlate_on<T: HasRowKernel>(
     orient: Orientation,
     threads: usize,
 ) -> Result<(Vec<T>, Vec<usize>)> {
+    let plan = Plan::new(x.shape, w.shape, batch_ndim, mode)?;
+    let out_shape = plan.out_shape();
+    let len = checked_size(&out_shape)?;
+    let mut out = alloc_output::<T>(len)?;
+    correlate_into(
+        isa,
+        &plan,
+        x,
+        w,
+        orient,
+        threads,
+        &mut out.spare_capacity_mut()[..len],
+    )?;
+    // SAFETY: `correlate_into` returned Ok, so every element of `out[..len]` was written.
+    unsafe { out.set_len(len) };
+    Ok((out, out_shape))
+}
+
+/// Computes the correlation that `plan` describes into `out` (C order, `plan.out_shape()`).
+///
+/// `out` may be uninitialised: on `Ok` every element has been written.
+///
+/// # Errors
+/// [`ConvError::Value`] if a buffer does not match its shape or `plan` does not match the
+/// shapes; thread-pool errors.
+pub fn correlate_into<T: HasRowKernel>(
+    isa: Isa,
+    plan: &Plan,
+    x: ArrayRef<'_, T>,
+    w: ArrayRef<'_, T>,
+    orient: Orientation,
+    threads: usize,
+    out: &mut [MaybeUninit<T>],
+) -> Result<()> {
     for (name, a) in [("in1", &x), ("in2", &w)] {
         if checked_size(a.shape)? != a.data.len() {
             return Err(ConvError::value(format!(
@@ -144,13 +180,18 @@ pub fn correlate_on<T: HasRowKernel>(
             )));
         }
     }
-    let plan = Plan::new(x.shape, w.shape, batch_ndim, mode)?;
+    let batch_ndim = plan.batch.len();
+    if *plan != Plan::new(x.shape, w.shape, batch_ndim, plan.mode)? {
+        return Err(ConvError::value("the plan does not match the input shapes"));
+    }
+    if out.len() != checked_size(&plan.out_shape())? {
+        return Err(ConvError::value(
+            "the output buffer does not match the output shape",
+        ));
+    }
     let kernel = orient_kernel(w, batch_ndim, orient);
-    let out_shape = plan.out_shape();
-    let len = checked_size(&out_shape)?;
-    let mut out = alloc_output::<T>(len)?;
     let job = Job {
-        plan: &plan,
+        plan,
         x,
         w: ArrayRef {
             data: &kernel,
@@ -158,11 +199,7 @@ pub fn correlate_on<T: HasRowKernel>(
         },
         kernel: T::row_kernel(isa),
     };
-    job.run(&mut out.spare_capacity_mut()[..len], threads)?;
-    // SAFETY: `run` returned Ok, so every tile ran and each row kernel wrote all the elements
-    // of its tile; the tiles partition `0..len`.
-    unsafe { out.set_len(len) };
-    Ok((out, out_shape))
+    job.run(out, threads)
 }
 
 /// An empty output buffer with room for `len` elements, or [`ConvError::Memory`] instead of an

@@ -8,7 +8,7 @@ runs a 'valid' correlation over the padded array.
 from __future__ import annotations
 
 import warnings
-from typing import Tuple
+from typing import Sequence, Tuple
 
 import numpy as np
 
@@ -88,21 +88,27 @@ def padded_for_boundary(
     pad_mode: str,
     fill: object,
     out_dtype: np.dtype,
+    axes: Sequence[int] = (0, 1),
 ) -> Tuple[np.ndarray, str]:
     """``(array, core_mode)`` such that a core correlation in ``core_mode`` gives ``mode``
-    with boundary ``pad_mode`` (from :func:`check_boundary`) applied to ``in1``.
+    with boundary ``pad_mode`` (from :func:`check_boundary`) applied to ``in1`` along ``axes``.
 
     ``fill`` is the fill value in ``out_dtype`` (from :func:`fill_scalar`), used when
-    ``pad_mode`` is 'constant'.
+    ``pad_mode`` is 'constant'. A zero fill is left to the core, which leaves out-of-range taps
+    out, unless ``in2`` holds an infinity or NaN: SciPy multiplies its zero padding, and
+    ``0 * inf`` is NaN, so the zeros are then padded explicitly.
     """
-    if mode == "valid" or (pad_mode == "constant" and fill == 0):
+    if mode == "valid":
+        return in1, mode
+    if pad_mode == "constant" and fill == 0 and (in2.dtype.kind not in "fc" or np.isfinite(in2).all()):
         return in1, mode
     # The fill value is cast to the output dtype (SciPy's rule), so pad in that dtype.
     in1 = in1.astype(out_dtype, copy=False)
-    widths = []
-    for n, k in zip(in1.shape, in2.shape):
+    widths = [(0, 0)] * in1.ndim
+    for d in axes:
+        n, k = in1.shape[d], in2.shape[d]
         start, m = _core.axis_geometry(n, k, mode)
-        widths.append((-start, m + start + k - 1 - n))
+        widths[d] = (-start, m + start + k - 1 - n)
     if pad_mode == "constant":
         return np.pad(in1, widths, mode="constant", constant_values=fill), "valid"
     return np.pad(in1, widths, mode=pad_mode), "valid"

@@ -111,11 +111,40 @@ def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool)
     out_dtype = peer_dtype(in1, in2, NUMPY_PATH if numpy_path else ND_PATH, name)
     if in1.size == 0 or in2.size == 0:
         return _empty_result(in1.shape, in2.shape, mode, conv_axes, out_dtype)
+    if not numpy_path and mode != "valid" and out_dtype.kind in "fc":
+        out = _padding_multiplied(in1, in2, mode, conv_axes, out_dtype, flip, workers)
+        if out is not None:
+            return out
     # Swapping for speed is exact only where the output shape does not depend on the order.
     swap = mode == "full" and axes is None
     return correlate_axes(
         in1, in2, mode, conv_axes, flip=flip, conj=not flip, workers=workers, swap_larger=swap
     )
+
+
+def _padding_multiplied(in1, in2, mode, conv_axes, out_dtype, flip, workers):
+    """SciPy's N-D result where its zero padding meets an infinity or NaN; else None.
+
+    SciPy's N-D path zero-pads the signal and multiplies the zeros (``0 * inf`` is NaN); the core
+    leaves out-of-range taps out, as NumPy does. Where the kernel (in2, or in1 where SciPy swaps
+    the inputs in 'full' mode because in2 has more elements) holds a non-finite value, pad the
+    signal with explicit zeros and correlate in 'valid' mode.
+    """
+    s1 = [in1.shape[a] for a in conv_axes]
+    s2 = [in2.shape[a] for a in conv_axes]
+    swapped = mode == "full" and math.prod(s2) > math.prod(s1)
+    signal, kernel = (in2, in1) if swapped else (in1, in2)
+    if kernel.dtype.kind not in "fc" or np.isfinite(kernel).all():
+        return None
+    padded, _ = padded_for_boundary(signal, kernel, mode, "constant", 0, out_dtype, conv_axes)
+    out = correlate_axes(
+        padded, kernel, "valid", conv_axes, flip=flip, conj=not flip, workers=workers
+    )
+    if swapped and not flip:
+        # SciPy undoes its swap as fastconv does: reverse and conjugate.
+        out = np.flip(out, axis=conv_axes)
+        out = np.conj(out) if out.dtype.kind == "c" else np.ascontiguousarray(out)
+    return out
 
 
 def _check_broadcast(s1, s2, axes) -> None:

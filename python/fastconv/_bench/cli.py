@@ -90,7 +90,7 @@ def main(argv: list | None = None) -> int:
     threads = args.threads or machine.default_threads()
     settings = QUICK if args.quick else FULL
     info = machine.machine_info(threads)
-    size, repeats = (1024, 7) if args.quick else (2048, 7)
+    size, repeats = 2048, (5 if args.quick else 7)
     runner.stderr_progress(f"measuring the matmul peak ({size}x{size})")
     pk = peak.measure_peak(threads, size=size, repeats=repeats)
     grid = cases.quick_grid() if args.quick else cases.full_grid()

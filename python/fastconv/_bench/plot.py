@@ -41,7 +41,7 @@ def plot_ratios(results: list, path: str, title: str = "") -> None:
         peers += [p for p in r.peers() if p not in peers]
     labels = [f"{r.case.ndim}-D {r.case.mode} {r.case.label} {r.case.dtype}" for r in results]
     width = 0.8 / max(len(peers), 1)
-    fig = Figure(figsize=(max(8.0, 0.38 * len(results) + 2), 6.5))
+    fig = Figure(figsize=(max(8.0, 0.38 * len(results) + 2), 7.5))
     FigureCanvasAgg(fig)
     ax = fig.add_subplot()
     for j, peer in enumerate(peers):
