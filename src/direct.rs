@@ -211,8 +211,9 @@ fn alloc_output<T>(len: usize) -> Result<Vec<T>> {
     Ok(out)
 }
 
-/// The kernel as the row kernels use it: flipped along convolved axes and/or conjugated.
-fn orient_kernel<'a, T: Element>(
+/// The kernel as the row kernels use it: flipped along convolved axes and/or conjugated
+/// (borrowed unchanged when neither).
+pub fn orient_kernel<'a, T: Element>(
     w: ArrayRef<'a, T>,
     batch_ndim: usize,
     o: Orientation,

@@ -7,6 +7,7 @@
 pub mod direct;
 pub mod element;
 pub mod error;
+pub mod fft;
 pub mod geometry;
 pub mod parallel;
 pub mod rows;
@@ -17,3 +18,5 @@ pub mod python;
 
 #[cfg(test)]
 mod direct_tests;
+#[cfg(test)]
+mod fft_tests;

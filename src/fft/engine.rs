@@ -1,0 +1,307 @@
+//! The FFT convolution engine: kernel spectra once, then tiles (gather, transform, multiply,
+//! inverse, scatter), in parallel over tiles when there are enough of them, otherwise in
+//! parallel inside each transform.
+//!
+//! `h` is the convolution kernel (already reversed/conjugated from the caller's correlation
+//! kernel), so each tile computes a plain circular convolution. Every output element is
+//! written by exactly one tile, and each tile's arithmetic does not depend on which thread
+//! runs it, so results do not depend on the thread count.
+
+use std::mem::MaybeUninit;
+
+use rayon::prelude::*;
+
+use crate::direct::{ArrayRef, Plan};
+use crate::element::Element;
+use crate::error::{ConvError, Result};
+use crate::fft::domain::Domain;
+use crate::fft::layout::FftLayout;
+use crate::fft::plans::{FftFloat, C};
+use crate::geometry::{c_strides, checked_size};
+use crate::parallel::pool;
+
+/// A raw output pointer shared by tiles that write disjoint elements.
+#[derive(Clone, Copy)]
+struct OutPtr<S>(*mut S);
+// SAFETY: tiles write disjoint index sets (they partition the output), checked against the
+// length before every write.
+unsafe impl<S: Send> Send for OutPtr<S> {}
+// SAFETY: as above.
+unsafe impl<S: Send> Sync for OutPtr<S> {}
+
+/// Everything one FFT convolution needs.
+pub struct FftJob<'a, T: FftFloat, D: Domain<T>> {
+    /// The tile transform.
+    pub domain: &'a D,
+    /// Shapes, modes and broadcast batch.
+    pub plan: &'a Plan,
+    /// Tiling of the convolved axes.
+    pub layout: &'a FftLayout,
+    /// The signal.
+    pub x: ArrayRef<'a, D::Sample>,
+    /// The convolution kernel (same rank as `x`).
+    pub h: ArrayRef<'a, D::Sample>,
+    /// Marker for the float type.
+    pub _float: std::marker::PhantomData<T>,
+}
+
+impl<T, D> FftJob<'_, T, D>
+where
+    T: FftFloat,
+    D: Domain<T>,
+    D::Sample: Element + ScaleBy<T>,
+{
+    /// Writes every element of `out` (C order, `plan.out_shape()`).
+    ///
+    /// # Errors
+    /// [`ConvError::Value`] for inconsistent buffers; thread-pool errors.
+    pub fn run(&self, threads: usize, out: &mut [MaybeUninit<D::Sample>]) -> Result<()> {
+        let plan = self.plan;
+        if out.len() != checked_size(&plan.out_shape())? {
+            return Err(ConvError::value(
+                "the output buffer does not match the output shape",
+            ));
+        }
+        if out.is_empty() {
+            return Ok(());
+        }
+        let nb = plan.batch.len();
+        let per_batch: Vec<usize> = self.layout.tiles_per_axis(&plan.axes);
+        let tiles_per_batch: usize = per_batch.iter().product();
+        let batches: usize = plan.batch.iter().product();
+        let total = tiles_per_batch * batches;
+        let tile_parallel = threads > 1 && total >= 2 * threads;
+        let inner_parallel = threads > 1 && !tile_parallel;
+        let ptr = OutPtr(out.as_mut_ptr().cast::<D::Sample>());
+        let len = out.len();
+        let work = || -> Result<()> {
+            let kernels = self.kernel_spectra(inner_parallel || threads > 1);
+            let run_tile = |bufs: &mut (Vec<D::Sample>, Vec<C<T>>), t: usize| {
+                let (b, tile) = (t / tiles_per_batch, t % tiles_per_batch);
+                let kernel = &kernels[self.w_block(b, nb)];
+                self.tile(bufs, b, tile, &per_batch, kernel, inner_parallel, ptr, len);
+            };
+            let new_bufs = || {
+                (
+                    vec![D::Sample::ZERO; self.domain.tile_len()],
+                    vec![zero(); self.domain.spec_len()],
+                )
+            };
+            if tile_parallel {
+                (0..total).into_par_iter().for_each_init(new_bufs, run_tile);
+            } else {
+                let mut bufs = new_bufs();
+                (0..total).for_each(|t| run_tile(&mut bufs, t));
+            }
+            Ok(())
+        };
+        if threads > 1 {
+            pool(threads)?.install(work)
+        } else {
+            work()
+        }
+    }
+
+    /// Spectrum of each kernel block, scaled by `1 / prod(F)` (the inverse's normalisation).
+    fn kernel_spectra(&self, parallel: bool) -> Vec<Vec<C<T>>> {
+        let nb = self.plan.batch.len();
+        let blocks: usize = self.h.shape[..nb].iter().product();
+        let kshape = &self.h.shape[nb..];
+        let klen: usize = kshape.iter().product();
+        let scale = T::one() / T::from(self.domain.tile_len()).unwrap_or_else(T::one);
+        let one = |b: usize, inner: bool| {
+            let mut buf = vec![D::Sample::ZERO; self.domain.tile_len()];
+            let src = &self.h.data[b * klen..(b + 1) * klen];
+            copy_box(
+                src,
+                kshape,
+                &mut buf,
+                &self.layout.f,
+                &vec![0; kshape.len()],
+                kshape,
+            );
+            let mut spec = vec![zero(); self.domain.spec_len()];
+            self.domain.forward(&mut buf, &mut spec, inner);
+            spec.iter_mut().for_each(|v| *v = *v * scale);
+            spec
+        };
+        if parallel && blocks > 1 {
+            (0..blocks).into_par_iter().map(|b| one(b, false)).collect()
+        } else {
+            (0..blocks).map(|b| one(b, parallel)).collect()
+        }
+    }
+
+    /// Index of the kernel block used by output batch `b` (broadcasting size-1 axes).
+    fn w_block(&self, b: usize, nb: usize) -> usize {
+        broadcast_block(b, &self.plan.batch, &self.h.shape[..nb])
+    }
+
+    #[allow(clippy::too_many_arguments)]
+    fn tile(
+        &self,
+        (buf, spec): &mut (Vec<D::Sample>, Vec<C<T>>),
+        b: usize,
+        tile: usize,
+        per_batch: &[usize],
+        kernel: &[C<T>],
+        parallel: bool,
+        out: OutPtr<D::Sample>,
+        out_len: usize,
+    ) {
+        let plan = self.plan;
+        let nb = plan.batch.len();
+        let layout = self.layout;
+        let tidx = unravel(tile, per_batch);
+        let i0: Vec<usize> = tidx
+            .iter()
+            .zip(&layout.tile)
+            .map(|(&t, &l)| t * l)
+            .collect();
+        // Gather the input window (zeros outside the signal).
+        let xshape = &self.x.shape[nb..];
+        let xlen: usize = xshape.iter().product();
+        let xb = broadcast_block(b, &plan.batch, &self.x.shape[..nb]);
+        let xs = &self.x.data[xb * xlen..(xb + 1) * xlen];
+        buf.fill(D::Sample::ZERO);
+        let mut src_lo = Vec::with_capacity(xshape.len());
+        let mut dst_lo = Vec::with_capacity(xshape.len());
+        let mut count = Vec::with_capacity(xshape.len());
+        for (d, &n) in xshape.iter().enumerate() {
+            let a = layout.base[d] + i0[d] as isize;
+            let p_lo = (-a).max(0) as usize;
+            let p_hi = (n as isize - a).clamp(0, layout.f[d] as isize) as usize;
+            dst_lo.push(p_lo);
+            src_lo.push((a + p_lo as isize).max(0) as usize);
+            count.push(p_hi.saturating_sub(p_lo));
+        }
+        if count.iter().all(|&c| c > 0) {
+            copy_window(xs, xshape, &src_lo, buf, &layout.f, &dst_lo, &count);
+        }
+        self.domain.forward(buf, spec, parallel);
+        for (s, k) in spec.iter_mut().zip(kernel) {
+            *s = *s * *k;
+        }
+        self.domain.inverse(spec, buf, parallel);
+        // Scatter the tile's outputs.
+        let m: Vec<usize> = plan.axes.iter().map(|g| g.m).collect();
+        let keep: Vec<usize> = (0..m.len())
+            .map(|d| layout.tile[d].min(m[d] - i0[d]))
+            .collect();
+        let out_strides = c_strides(&m);
+        let f_strides = c_strides(&layout.f);
+        let out_block = b * m.iter().product::<usize>();
+        let last = m.len() - 1;
+        for_each_index(&keep[..last], |q| {
+            let mut dst = out_block + i0[last];
+            let mut src = layout.extract[last];
+            for (d, &qd) in q.iter().enumerate() {
+                dst += (i0[d] + qd) * out_strides[d];
+                src += (layout.extract[d] + qd) * f_strides[d];
+            }
+            let n = keep[last];
+            assert!(
+                dst + n <= out_len && src + n <= buf.len(),
+                "tile write out of bounds"
+            );
+            // SAFETY: in bounds (checked above); tiles partition the output, so no other tile
+            // writes these elements; `buf` is a distinct allocation.
+            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr().add(src), out.0.add(dst), n) };
+        });
+    }
+}
+
+/// Samples that can be scaled by a real factor (only the kernel spectrum is scaled, but the
+/// bound keeps the engine honest about its sample types).
+pub trait ScaleBy<T> {}
+impl<T: FftFloat> ScaleBy<T> for T {}
+impl<T: FftFloat> ScaleBy<T> for C<T> {}
+
+fn zero<T: FftFloat>() -> C<T> {
+    C::new(T::zero(), T::zero())
+}
+
+/// The flat block index of output batch `b` in an input whose batch shape is `dims`
+/// (a size-1 axis broadcasts).
+fn broadcast_block(b: usize, batch: &[usize], dims: &[usize]) -> usize {
+    let idx = unravel(b, batch);
+    idx.iter()
+        .zip(dims)
+        .fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i })
+}
+
+fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for d in (0..dims.len()).rev() {
+        idx[d] = flat % dims[d];
+        flat /= dims[d];
+    }
+    idx
+}
+
+/// Calls `f` with every index of the box `0..dims[d]` (once with `[]` for no axes).
+fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
+    if dims.contains(&0) {
+        return;
+    }
+    let mut idx = vec![0usize; dims.len()];
+    loop {
+        f(&idx);
+        let mut d = dims.len();
+        loop {
+            if d == 0 {
+                return;
+            }
+            d -= 1;
+            idx[d] += 1;
+            if idx[d] < dims[d] {
+                break;
+            }
+            idx[d] = 0;
+        }
+    }
+}
+
+/// Copies the box of `count` elements at `src_lo` of a C-order `src` (shape `sshape`) to
+/// `dst_lo` of a C-order `dst` (shape `dshape`).
+fn copy_window<S: Copy>(
+    src: &[S],
+    sshape: &[usize],
+    src_lo: &[usize],
+    dst: &mut [S],
+    dshape: &[usize],
+    dst_lo: &[usize],
+    count: &[usize],
+) {
+    let (ss, ds) = (c_strides(sshape), c_strides(dshape));
+    let last = count.len() - 1;
+    for_each_index(&count[..last], |q| {
+        let mut s = src_lo[last];
+        let mut t = dst_lo[last];
+        for (d, &qd) in q.iter().enumerate() {
+            s += (src_lo[d] + qd) * ss[d];
+            t += (dst_lo[d] + qd) * ds[d];
+        }
+        dst[t..t + count[last]].copy_from_slice(&src[s..s + count[last]]);
+    });
+}
+
+/// Copies a whole C-order block of shape `shape` into `dst` at `dst_lo`.
+fn copy_box<S: Copy>(
+    src: &[S],
+    shape: &[usize],
+    dst: &mut [S],
+    dshape: &[usize],
+    dst_lo: &[usize],
+    count: &[usize],
+) {
+    copy_window(
+        src,
+        shape,
+        &vec![0; shape.len()],
+        dst,
+        dshape,
+        dst_lo,
+        count,
+    );
+}
