@@ -5,10 +5,12 @@
 //! feature, so `cargo test --no-default-features` tests the core without an interpreter.
 
 pub mod direct;
+pub mod dispatch;
 pub mod element;
 pub mod error;
 pub mod fft;
 pub mod geometry;
+pub mod method;
 pub mod parallel;
 pub mod rows;
 pub mod simd;

@@ -280,13 +280,15 @@ def _empty_two_d(in1, in2, mode, boundary, fill, out_dtype, workers, *, flip: bo
                 f"negative dimensions are not allowed: {name} of shapes {in1.shape} and "
                 f"{in2.shape} in 'full' mode"
             )
+    (n0, n1), (k0, k1) = in1.shape, in2.shape
+    if fill is None and math.prod(shape) and k0 and (n0 == 0 or (n1 == 0 and k1)):
+        # SciPy takes an index modulo the empty length here and the process dies (SIGFPE).
+        raise ValueError(
+            f"{name}: boundary {boundary!r} needs a non-empty in1 (got shapes {in1.shape} and "
+            f"{in2.shape})"
+        )
     if in2.size == 0 or math.prod(shape) == 0:
         return np.zeros(shape, out_dtype)  # every output is an empty sum
-    if fill is None:
-        # SciPy divides by the length of in1 here and the process dies (SIGFPE).
-        raise ValueError(
-            f"{name}: boundary {boundary!r} needs a non-empty in1 (got shape {in1.shape})"
-        )
     # Every tap reads the fill value: correlate a block of fill values in 'valid' mode.
     block = np.full([m + k - 1 for m, k in zip(shape, in2.shape)], fill, out_dtype)
     return correlate_axes(block, in2, "valid", (0, 1), flip=flip, conj=not flip, workers=workers)

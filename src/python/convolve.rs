@@ -10,13 +10,16 @@ use numpy::{
 use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::PyTuple;
+use pyo3::types::{PyDict, PyTuple};
 
-use crate::direct::{self, ArrayRef, Orientation, Plan};
+use crate::method::estimate;
+
+use crate::direct::{ArrayRef, Orientation, Plan};
+use crate::dispatch::{correlate_with, resolve, Computable, Request};
 use crate::error::ConvError;
 use crate::geometry::{checked_size, AxisGeometry, Mode};
 use crate::parallel::resolve_workers;
-use crate::simd::{active_isa, HasRowKernel, Isa};
+use crate::simd::{active_isa, Isa};
 
 /// Correlates `in1` with `in2` along their trailing axes (convolves when `flip`).
 ///
@@ -26,7 +29,12 @@ use crate::simd::{active_isa, HasRowKernel, Isa};
 ///
 /// `isa` picks the kernels' instruction set for this call ("scalar", "avx2", "avx512"; an
 /// unsupported one falls back to the portable kernel), so tests can exercise every path.
-#[pyo3(signature = (in1, in2, mode, batch_ndim=0, flip=false, conj=false, workers=None, isa=None))]
+///
+/// `method` is "direct", "fft" (one whole-array transform), "oa" (overlap-save tiles of
+/// `block` outputs per axis, chosen by cost when omitted) or "auto" (the cost model; direct
+/// when an input holds NaN or infinity).
+#[pyo3(signature = (in1, in2, mode, batch_ndim=0, flip=false, conj=false, workers=None, isa=None,
+                    method="direct", block=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn correlate<'py>(
     py: Python<'py>,
@@ -38,7 +46,10 @@ pub fn correlate<'py>(
     conj: bool,
     workers: Option<isize>,
     isa: Option<&str>,
+    method: &str,
+    block: Option<Vec<usize>>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    let request = Request::parse(method, block)?;
     let mode = Mode::parse(mode)?;
     let isa = match isa {
         None => active_isa(),
@@ -52,6 +63,7 @@ pub fn correlate<'py>(
         None => resolve_workers(None)?,
     };
     let call = Call {
+        request,
         isa,
         mode,
         batch_ndim,
@@ -89,6 +101,66 @@ fn unsupported() -> PyErr {
     )
 }
 
+/// The method `method="auto"` would run for these inputs, and the cost model's estimates in
+/// seconds: `(name, {"direct": s, "fft": s, "oa": s})`.
+#[pyfunction]
+#[pyo3(signature = (in1, in2, mode, batch_ndim=0, workers=None))]
+pub fn choose_method<'py>(
+    py: Python<'py>,
+    in1: &Bound<'py, PyAny>,
+    in2: &Bound<'py, PyAny>,
+    mode: &str,
+    batch_ndim: usize,
+    workers: Option<isize>,
+) -> PyResult<(&'static str, Bound<'py, PyDict>)> {
+    let mode = Mode::parse(mode)?;
+    let threads = match workers {
+        Some(w) if w < 1 => {
+            return Err(PyValueError::new_err("workers must be a positive integer"))
+        }
+        Some(w) => resolve_workers(Some(w as usize))?,
+        None => resolve_workers(None)?,
+    };
+    let dtype = in1.cast::<PyUntypedArray>().map(|a| a.dtype().char());
+    macro_rules! typed {
+        ($t:ty) => {{
+            let a = in1
+                .extract::<PyReadonlyArrayDyn<'py, $t>>()
+                .map_err(|_| unsupported())?;
+            let b = in2
+                .extract::<PyReadonlyArrayDyn<'py, $t>>()
+                .map_err(|_| unsupported())?;
+            let plan = Plan::new(a.shape(), b.shape(), batch_ndim, mode)?;
+            let (a, b) = (a.as_array(), b.as_array());
+            let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+            let (Some(ad), Some(bd)) = (a.as_slice(), b.as_slice()) else {
+                return Err(PyValueError::new_err(
+                    "internal: standard layout is not contiguous",
+                ));
+            };
+            let isa = active_isa();
+            let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa, threads);
+            (
+                m.name(),
+                estimate(&plan, <$t as Computable>::KIND, isa, threads),
+            )
+        }};
+    }
+    let (name, costs) = match dtype {
+        Ok(b'd') => typed!(f64),
+        Ok(b'f') => typed!(f32),
+        Ok(b'D') => typed!(Complex64),
+        Ok(b'F') => typed!(Complex32),
+        Ok(b'l' | b'q') => typed!(i64),
+        _ => return Err(unsupported()),
+    };
+    let dict = PyDict::new(py);
+    dict.set_item("direct", costs.direct * 1e-9)?;
+    dict.set_item("fft", costs.fft * 1e-9)?;
+    dict.set_item("oa", costs.oa * 1e-9)?;
+    Ok((name, dict))
+}
+
 /// `(start, output length)` of one axis: the single source of the mode rules for Python code
 /// that pads explicitly (boundary modes).
 #[pyfunction]
@@ -99,6 +171,7 @@ pub fn axis_geometry(n: usize, k: usize, mode: &str) -> PyResult<(isize, usize)>
 
 /// The plain-Rust arguments of one call.
 struct Call {
+    request: Request,
     isa: Isa,
     mode: Mode,
     batch_ndim: usize,
@@ -120,7 +193,7 @@ impl Call {
         b: ArrayViewD<'_, T>,
     ) -> PyResult<Bound<'py, PyAny>>
     where
-        T: HasRowKernel + NpElement,
+        T: Computable + NpElement,
     {
         let plan = Plan::new(a.shape(), b.shape(), self.batch_ndim, self.mode)?;
         let out_shape = plan.out_shape();
@@ -154,7 +227,7 @@ impl Call {
     }
 
     /// Runs the plan into `out` with the GIL released.
-    fn compute<T: HasRowKernel>(
+    fn compute<T: Computable>(
         &self,
         py: Python<'_>,
         plan: &Plan,
@@ -180,7 +253,17 @@ impl Call {
                 data: bd,
                 shape: b.shape(),
             };
-            direct::correlate_into(self.isa, plan, x, w, self.orient, self.threads, out)
+            let method = resolve(&self.request, plan, x.data, w.data, self.isa, self.threads);
+            correlate_with(
+                &method,
+                self.isa,
+                plan,
+                x,
+                w,
+                self.orient,
+                self.threads,
+                out,
+            )
         })?;
         Ok(())
     }

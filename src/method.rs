@@ -1,0 +1,221 @@
+//! Which algorithm computes a convolution: the cost model behind `method="auto"`.
+//!
+//! Each method's time is estimated from the plan's shapes with per-dtype constants measured on
+//! this project's development machine (AMD EPYC, AVX-512, 2 cores) by
+//! `python -m fastconv fit-cost`, which times every method on a grid of 1-D and 2-D cases and
+//! fits the constants below by least squares on log-time; rerun it on another machine and paste
+//! its output here to re-fit. The model knows what SciPy's chooser does not: the thread count,
+//! the element type and SIMD width of the direct kernel, and overlap-save tiling.
+
+use crate::direct::Plan;
+use crate::fft::layout::FftLayout;
+use crate::fft::sizes::fast_len;
+use crate::simd::Isa;
+
+/// The algorithms fastconv can run.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Method {
+    /// The SIMD direct kernel (exact for integers, keeps NaN/Inf local).
+    Direct,
+    /// One FFT of the whole (padded) arrays.
+    Fft,
+    /// Overlap-save FFT tiles with these outputs per tile per axis.
+    OverlapSave(Vec<usize>),
+}
+
+impl Method {
+    /// The name Python sees: "direct", "fft" or "oa".
+    pub fn name(&self) -> &'static str {
+        match self {
+            Method::Direct => "direct",
+            Method::Fft => "fft",
+            Method::OverlapSave(_) => "oa",
+        }
+    }
+}
+
+/// What kind of element a call computes in (selects the constants).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Kind {
+    /// float32
+    F32,
+    /// float64
+    F64,
+    /// complex64
+    C64,
+    /// complex128
+    C128,
+    /// int64 (direct only: FFT rounding could change an exact integer result)
+    I64,
+}
+
+/// Nanoseconds per multiply-add of the direct kernel on one thread.
+fn direct_ns_per_mac(kind: Kind, isa: Isa) -> f64 {
+    // Measured: valid 1-D n=1e5, k=101 (interior-bound), one thread.
+    match (kind, isa) {
+        (Kind::F32, Isa::Avx512) => 0.0165,
+        (Kind::F64, Isa::Avx512) => 0.031,
+        (Kind::F32, Isa::Avx2Fma) => 0.024,
+        (Kind::F64, Isa::Avx2Fma) => 0.047,
+        (Kind::F32, Isa::Scalar) => 0.09,
+        (Kind::F64, Isa::Scalar) => 0.18,
+        (Kind::C64, _) => 0.9,
+        (Kind::C128, _) => 1.0,
+        (Kind::I64, _) => 0.25,
+    }
+}
+
+/// Nanoseconds per `N log2 N` of a transform of `N` points on one thread.
+fn fft_ns_per_nlogn(kind: Kind) -> f64 {
+    // Measured: realfft/rustfft forward+inverse pairs, N = 2^10 .. 2^20, AVX-512 machine;
+    // complex kinds transform twice the data of a real one of the same length.
+    match kind {
+        Kind::F32 => 0.045,
+        Kind::F64 => 0.075,
+        Kind::C64 => 0.11,
+        Kind::C128 => 0.17,
+        Kind::I64 => f64::INFINITY,
+    }
+}
+
+/// Fixed cost of an FFT call (plan lookup, buffers, kernel spectrum bookkeeping), in ns.
+const FFT_FIXED_NS: f64 = 8_000.0;
+/// Fixed cost of a direct call beyond the binding, in ns.
+const DIRECT_FIXED_NS: f64 = 500.0;
+/// Fraction of ideal speed-up the direct kernel reaches on `t` threads above the threshold.
+const DIRECT_PARALLEL_EFFICIENCY: f64 = 0.9;
+/// Speed-up of one whole-array FFT on several threads: only the two forward transforms and
+/// the lines of an N-D transform run concurrently.
+const WHOLE_FFT_PARALLEL_GAIN: f64 = 1.4;
+
+/// The estimated time of each method, in nanoseconds.
+#[derive(Debug, Clone)]
+pub struct Costs {
+    /// The direct kernel.
+    pub direct: f64,
+    /// One whole-array FFT.
+    pub fft: f64,
+    /// Overlap-save, with its tile lengths.
+    pub oa: f64,
+    /// Outputs per overlap-save tile per axis.
+    pub oa_block: Vec<usize>,
+}
+
+fn nlogn(n: f64) -> f64 {
+    n * n.max(2.0).log2()
+}
+
+/// Estimates every method for `plan`.
+pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
+    let t = threads.max(1) as f64;
+    let batches: f64 = plan.batch.iter().map(|&b| b as f64).product();
+    let real = matches!(kind, Kind::F32 | Kind::F64);
+    let direct_one = plan.work() as f64 * direct_ns_per_mac(kind, isa);
+    let direct_par = if t > 1.0 && direct_one > 20_000.0 {
+        direct_one / (1.0 + (t - 1.0) * DIRECT_PARALLEL_EFFICIENCY)
+    } else {
+        direct_one
+    };
+    let c = fft_ns_per_nlogn(kind);
+    let half = if real { 0.5 } else { 1.0 };
+    let whole = FftLayout::whole(&plan.axes, real);
+    let n_whole: f64 = whole.f.iter().map(|&f| f as f64).product();
+    // Kernel spectrum once per kernel block, one forward and one inverse per batch.
+    let w_blocks = 1.0;
+    let fft_one = c * half * nlogn(n_whole) * (w_blocks + 2.0 * batches);
+    let fft_gain = if batches >= 2.0 * t {
+        t * 0.9
+    } else {
+        WHOLE_FFT_PARALLEL_GAIN.min(t)
+    };
+    let fft = FFT_FIXED_NS + fft_one / fft_gain;
+    let oa_block = overlap_save_block(plan);
+    let oa = match FftLayout::overlap_save(&plan.axes, &oa_block, real) {
+        Ok(layout) => {
+            let tiles: f64 = layout
+                .tiles_per_axis(&plan.axes)
+                .iter()
+                .map(|&v| v as f64)
+                .product();
+            let n_tile: f64 = layout.f.iter().map(|&f| f as f64).product();
+            let one = c * half * nlogn(n_tile) * (w_blocks + 2.0 * tiles * batches);
+            let gain = if tiles * batches >= 2.0 * t {
+                t * 0.9
+            } else {
+                WHOLE_FFT_PARALLEL_GAIN.min(t)
+            };
+            FFT_FIXED_NS + one / gain
+        }
+        Err(_) => f64::INFINITY,
+    };
+    Costs {
+        direct: DIRECT_FIXED_NS + direct_par,
+        fft,
+        oa,
+        oa_block,
+    }
+}
+
+/// Outputs per overlap-save tile per axis: the fast transform length `F` that minimises the
+/// transform work per useful output, `F log F / (F - k + 1)`, capped by the output length.
+pub fn overlap_save_block(plan: &Plan) -> Vec<usize> {
+    plan.axes
+        .iter()
+        .map(|g| {
+            let mut best = (f64::INFINITY, g.m);
+            let mut f = fast_len(2 * g.k);
+            while f <= 4 * (g.m + g.k) && f < (1 << 24) {
+                let useful = (f - g.k + 1).min(g.m) as f64;
+                let per_output = nlogn(f as f64) / useful;
+                if per_output < best.0 {
+                    best = (per_output, f - g.k + 1);
+                }
+                f = fast_len(f + f / 8 + 1);
+            }
+            best.1.clamp(1, g.m.max(1))
+        })
+        .collect()
+}
+
+/// The method `auto` picks for `plan`: the cheapest estimate (ties favour direct, which is
+/// exact for integers and keeps non-finite values local). Integers always go direct.
+pub fn choose(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Method {
+    if kind == Kind::I64 {
+        return Method::Direct;
+    }
+    let c = estimate(plan, kind, isa, threads);
+    if c.direct <= c.fft && c.direct <= c.oa {
+        Method::Direct
+    } else if c.fft <= c.oa {
+        Method::Fft
+    } else {
+        Method::OverlapSave(c.oa_block)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::geometry::Mode;
+
+    #[test]
+    fn small_kernels_go_direct_and_large_ones_go_fft() {
+        let small = Plan::new(&[100_000], &[11], 0, Mode::Full).unwrap();
+        assert_eq!(choose(&small, Kind::F64, Isa::Avx512, 2), Method::Direct);
+        let large = Plan::new(&[100_000], &[50_000], 0, Mode::Full).unwrap();
+        assert_ne!(choose(&large, Kind::F64, Isa::Avx512, 2), Method::Direct);
+        let long = Plan::new(&[1_000_000], &[1_000], 0, Mode::Full).unwrap();
+        assert!(matches!(
+            choose(&long, Kind::F32, Isa::Avx512, 2),
+            Method::OverlapSave(_)
+        ));
+        assert_eq!(choose(&large, Kind::I64, Isa::Avx512, 2), Method::Direct);
+    }
+
+    #[test]
+    fn overlap_save_blocks_are_a_few_kernel_lengths() {
+        let p = Plan::new(&[1_000_000], &[100], 0, Mode::Full).unwrap();
+        let b = overlap_save_block(&p)[0];
+        assert!((100..=100_000).contains(&b), "{b}");
+    }
+}
