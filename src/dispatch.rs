@@ -7,7 +7,7 @@ use num_complex::Complex;
 use crate::direct::{self, ArrayRef, Orientation, Plan};
 use crate::error::{ConvError, Result};
 use crate::fft::{self, layout::FftLayout};
-use crate::method::{choose, Kind, Method};
+use crate::method::{choose, estimate, Kind, Method};
 use crate::simd::{HasRowKernel, Isa};
 
 /// What the caller asked for.
@@ -15,24 +15,27 @@ use crate::simd::{HasRowKernel, Isa};
 pub enum Request {
     /// Let the cost model choose (direct whenever an input is not finite).
     Auto,
+    /// An FFT method: the cheaper of one whole-array transform and overlap-save tiles.
+    AnyFft,
     /// This method.
     Exactly(Method),
 }
 
 impl Request {
-    /// Parses "auto", "direct", "fft" or "oa" (with optional tile lengths for "oa").
+    /// Parses "auto", "direct", "fft", "fft_any" or "oa" (with optional tile lengths for "oa").
     ///
     /// # Errors
     /// [`ConvError::Value`] for another name.
     pub fn parse(name: &str, block: Option<Vec<usize>>) -> Result<Request> {
         Ok(match name {
             "auto" => Request::Auto,
+            "fft_any" => Request::AnyFft,
             "direct" => Request::Exactly(Method::Direct),
             "fft" => Request::Exactly(Method::Fft),
             "oa" => Request::Exactly(Method::OverlapSave(block.unwrap_or_default())),
             other => {
                 return Err(ConvError::value(format!(
-                    "method must be 'auto', 'direct', 'fft' or 'oa', got {other:?}"
+                    "method must be 'auto', 'direct', 'fft', 'fft_any' or 'oa', got {other:?}"
                 )))
             }
         })
@@ -140,6 +143,14 @@ pub fn resolve<T: Computable>(
 ) -> Method {
     match request {
         Request::Exactly(m) => m.clone(),
+        Request::AnyFft => {
+            let c = estimate(plan, T::KIND, isa, threads);
+            if c.oa < c.fft {
+                Method::OverlapSave(c.oa_block)
+            } else {
+                Method::Fft
+            }
+        }
         Request::Auto => match choose(plan, T::KIND, isa, threads) {
             Method::Direct => Method::Direct,
             _ if !(T::all_finite(x) && T::all_finite(w)) => Method::Direct,

@@ -77,8 +77,11 @@ def dtype_pairs(names: Sequence[str] = ALL_DTYPES) -> st.SearchStrategy[Tuple[np
 
 
 def sides(max_side: int, min_side: int = 1) -> st.SearchStrategy[int]:
-    """One axis length, with ``min_side`` (usually 1) drawn often."""
-    return st.one_of(st.just(min_side), st.integers(min_side, max_side))
+    """One axis length: ``min_side`` (usually 1), any length, or one in the upper half (a third
+    of the time each, so mid-size arrays are common, not only the small ones hypothesis
+    prefers)."""
+    upper = st.integers(max(min_side, max_side // 2), max_side)
+    return st.one_of(st.just(min_side), st.integers(min_side, max_side), upper)
 
 
 @st.composite

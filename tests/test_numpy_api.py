@@ -78,12 +78,16 @@ def test_correlate_conjugates_v(pair, mode):
 
 
 @given(
-    array_pairs(shape_pairs(ndims=(1,)), dtype_pairs(["float32", "float64", "complex128"]), True),
+    array_pairs(shape_pairs(ndims=(1,)), dtype_pairs(["float32", "float64"]), True),
     np_modes,
     names,
 )
 def test_nonfinite_values_match_numpy(pair, mode, name):
-    """NaN and infinity land where NumPy puts them (both leave out-of-range terms out)."""
+    """NaN and infinity land where NumPy puts them (both leave out-of-range terms out).
+
+    Real dtypes only: with complex infinities, whether a part comes out infinite or NaN
+    depends on how the multiply is written (NumPy's BLAS dot differs from C99's rules).
+    """
     a, v = pair
     want = outcome(getattr(np, name), a, v, mode)
     check(outcome(getattr(fnp, name), a, v, mode), want, name, a, v, mode)

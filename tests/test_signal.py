@@ -161,7 +161,7 @@ def test_empty_inputs_follow_scipy(shapes, dts, mode, name):
 
 
 @given(
-    array_pairs(shape_pairs(), dtype_pairs(["float32", "float64", "complex128"]), True),
+    array_pairs(shape_pairs(), dtype_pairs(["float32", "float64"]), True),
     modes,
     names,
 )
@@ -253,27 +253,35 @@ def test_axes_match_reference_looped_over_broadcast_axes(case, mode, name):
         check_nd(part, want, name, xb[xi], wb[wi], mode)
 
 
-@given(
-    axes_cases(["int16", "int32", "float32", "float64", "complex64", "complex128"]), modes, names
-)
+@given(axes_cases(["float32", "float64", "complex64", "complex128"]), modes, names)
 def test_axes_match_fftconvolve(case, mode, name):
-    """fftconvolve's values within the FFT's error bound, ``eps * log2(L) * sum|x| * sum|w|``."""
+    """fftconvolve's values within the FFT's error bound, ``eps * log2(L) * sum|x| * sum|w|``.
+
+    Two documented differences: fftconvolve treats a convolved axis of length 1 as broadcast,
+    so it accepts some 'valid' shapes the direct peers refuse; and in 'same' mode it crops the
+    broadcast axes to in1's length too (fastconv keeps the broadcast length, as the looped
+    direct peer does), so there fftconvolve's output is the centre of fastconv's.
+    """
     x, w, axes = case
     got = outcome(getattr(fs, name), x, w, mode, axes=axes)
     kernel = w if name == "convolve" else np.conj(np.flip(w, axis=axes))
     fft = outcome(ss.fftconvolve, x, kernel, mode, axes=axes)
     if isinstance(got, Exception):
-        # fftconvolve treats a convolved axis of length 1 as broadcast, so it accepts some
-        # 'valid' shapes the direct peers refuse; otherwise it raises the same class.
         conv = np.atleast_1d(axes) % x.ndim
         unit_axis = any(1 in (x.shape[a], w.shape[a]) for a in conv)
         assert isinstance(fft, type(got)) or (mode == "valid" and unit_axis), (got, fft)
         return
     assert not isinstance(fft, Exception), fft
-    assert got.shape == fft.shape
     assert got.dtype == np.result_type(x, w)
-    eps = np.finfo(fft.dtype).eps
-    bound = 16 * eps * np.log2(got.size + 2) * abs64(x, fft.dtype).sum() * abs64(w, fft.dtype).sum()
+    if mode == "same" and got.shape != fft.shape:
+        assert fft.shape == x.shape
+        start = [(g - f) // 2 for g, f in zip(got.shape, fft.shape)]
+        got = got[tuple(slice(s, s + f) for s, f in zip(start, fft.shape))]
+    assert got.shape == fft.shape
+    # scipy.fft transforms each input in its own precision (float32 stays single).
+    eps = max(np.finfo(x.dtype).eps, np.finfo(w.dtype).eps)
+    total = abs64(x, fft.dtype).sum() * abs64(w, fft.dtype).sum()
+    bound = 16 * eps * np.log2(got.size + 2) * total
     err = np.abs(got.astype(np.complex128) - fft.astype(np.complex128))
     assert (err <= bound).all(), (err.max(), bound)
 
@@ -382,7 +390,7 @@ def _scipy_2d_crashes(s1, s2, mode, boundary):
     """Where SciPy's ``_convolve2d`` takes an index modulo a zero length (the process dies of
     SIGFPE): 'wrap'/'symm', a non-empty output, ``in2`` not empty along axis 0, and ``in1``
     empty along axis 0, or along axis 1 while ``in2`` is not (found by running every shape
-    with sides 0..2 in a subprocess)."""
+    with sides 0..3 in a subprocess)."""
     if boundary in ("fill", "pad"):
         return False
     if mode == "valid" and not all(n >= k for n, k in zip(s1, s2)):
@@ -424,7 +432,7 @@ def test_2d_empty_inputs_follow_scipy(shapes, dts, mode, boundary, fillvalue, na
 
 @given(
     array_pairs(
-        shape_pairs(ndims=(2,), max_sides={2: 8}), dtype_pairs(["float64", "complex128"]), True
+        shape_pairs(ndims=(2,), max_sides={2: 8}), dtype_pairs(["float32", "float64"]), True
     ),
     modes,
     st.sampled_from(BOUNDARIES),

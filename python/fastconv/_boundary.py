@@ -7,7 +7,6 @@ runs a 'valid' correlation over the padded array.
 
 from __future__ import annotations
 
-import warnings
 from typing import Sequence, Tuple
 
 import numpy as np
@@ -52,20 +51,17 @@ def check_boundary(boundary: object) -> str:
 def fill_scalar(fillvalue: object, dtype: np.dtype) -> np.generic:
     """``fillvalue`` as one element of ``dtype``, converted as SciPy's ``_convolve2d`` does.
 
-    Python and NumPy scalars convert by value (``2.5`` becomes 2 for integers), arrays only by a
-    safe cast. A value that does not convert (complex into real, NaN or out of range into an
-    integer dtype) is a ValueError, as in SciPy, unless it cannot even become a complex number,
-    which raises what that conversion raises.
+    Python scalars convert by value (``2.5`` becomes 2 for integers), NumPy scalars as a C cast
+    (a complex one loses its imaginary part, with NumPy's ComplexWarning), arrays only by a safe
+    cast. A value that does not convert (a Python complex into a real dtype, NaN or out of
+    range into an integer dtype, an unsafe array cast) is a ValueError, as in SciPy, unless it
+    cannot even become a complex number, which raises what that conversion raises.
     """
     try:
         if isinstance(fillvalue, np.ndarray) and not np.can_cast(fillvalue.dtype, dtype):
             raise TypeError(f"cannot cast {fillvalue.dtype} to {dtype} safely")
-        if isinstance(fillvalue, np.generic) and fillvalue.dtype.kind == "c" != dtype.kind:
-            raise TypeError("a complex scalar does not convert to a real dtype")
-        with warnings.catch_warnings():
-            # NumPy scalars convert with C-cast semantics (NaN into an integer included).
-            warnings.simplefilter("ignore", RuntimeWarning)
-            arr = np.asarray(fillvalue, dtype=dtype)
+        # NumPy scalars convert with C-cast semantics (and NumPy's warnings), as in SciPy.
+        arr = np.asarray(fillvalue, dtype=dtype)
     except (TypeError, ValueError, OverflowError):
         np.asarray(fillvalue, dtype=np.complex128)  # SciPy's second try: its errors propagate
         raise ValueError(

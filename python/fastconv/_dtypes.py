@@ -104,6 +104,14 @@ def compute_dtype(out: np.dtype) -> np.dtype:
     raise TypeError(f"unsupported dtype {out}")
 
 
+def fft_compute_dtype(out: np.dtype) -> np.dtype:
+    """The float dtype an FFT computes in: float64 for bool and integers (as NumPy's and
+    SciPy's FFTs do), float32 for float16, the dtype itself otherwise."""
+    if out.kind in "biu":
+        return np.dtype(np.float64)
+    return compute_dtype(out)
+
+
 def to_compute(a: np.ndarray, dtype: np.dtype) -> np.ndarray:
     """``a`` in the compute dtype: a view for same-width integers, else a cast (copy)."""
     if a.dtype == dtype:

@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyTuple};
 
-use crate::method::estimate;
+use crate::method::{choose, estimate, Costs, Kind};
 
 use crate::direct::{ArrayRef, Orientation, Plan};
 use crate::dispatch::{correlate_with, resolve, Computable, Request};
@@ -55,13 +55,7 @@ pub fn correlate<'py>(
         None => active_isa(),
         Some(name) => Isa::parse(name)?,
     };
-    let threads = match workers {
-        Some(w) if w < 1 => {
-            return Err(PyValueError::new_err("workers must be a positive integer"))
-        }
-        Some(w) => resolve_workers(Some(w as usize))?,
-        None => resolve_workers(None)?,
-    };
+    let threads = threads_for(workers)?;
     let call = Call {
         request,
         isa,
@@ -101,8 +95,9 @@ fn unsupported() -> PyErr {
     )
 }
 
-/// The method `method="auto"` would run for these inputs, and the cost model's estimates in
-/// seconds: `(name, {"direct": s, "fft": s, "oa": s})`.
+/// The method `method="auto"` would run for these inputs (looking at their values: an input
+/// holding NaN or infinity runs direct), and the cost model's estimates in seconds:
+/// `(name, {"direct": s, "fft": s, "oa": s})`.
 #[pyfunction]
 #[pyo3(signature = (in1, in2, mode, batch_ndim=0, workers=None))]
 pub fn choose_method<'py>(
@@ -114,36 +109,21 @@ pub fn choose_method<'py>(
     workers: Option<isize>,
 ) -> PyResult<(&'static str, Bound<'py, PyDict>)> {
     let mode = Mode::parse(mode)?;
-    let threads = match workers {
-        Some(w) if w < 1 => {
-            return Err(PyValueError::new_err("workers must be a positive integer"))
-        }
-        Some(w) => resolve_workers(Some(w as usize))?,
-        None => resolve_workers(None)?,
-    };
+    let threads = threads_for(workers)?;
     let dtype = in1.cast::<PyUntypedArray>().map(|a| a.dtype().char());
     macro_rules! typed {
         ($t:ty) => {{
-            let a = in1
-                .extract::<PyReadonlyArrayDyn<'py, $t>>()
-                .map_err(|_| unsupported())?;
-            let b = in2
-                .extract::<PyReadonlyArrayDyn<'py, $t>>()
-                .map_err(|_| unsupported())?;
+            let a = in1.extract::<PyReadonlyArrayDyn<'py, $t>>().map_err(|_| unsupported())?;
+            let b = in2.extract::<PyReadonlyArrayDyn<'py, $t>>().map_err(|_| unsupported())?;
             let plan = Plan::new(a.shape(), b.shape(), batch_ndim, mode)?;
             let (a, b) = (a.as_array(), b.as_array());
             let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
             let (Some(ad), Some(bd)) = (a.as_slice(), b.as_slice()) else {
-                return Err(PyValueError::new_err(
-                    "internal: standard layout is not contiguous",
-                ));
+                return Err(PyValueError::new_err("internal: standard layout is not contiguous"));
             };
             let isa = active_isa();
             let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa, threads);
-            (
-                m.name(),
-                estimate(&plan, <$t as Computable>::KIND, isa, threads),
-            )
+            (m.name(), estimate(&plan, <$t as Computable>::KIND, isa, threads))
         }};
     }
     let (name, costs) = match dtype {
@@ -154,11 +134,50 @@ pub fn choose_method<'py>(
         Ok(b'l' | b'q') => typed!(i64),
         _ => return Err(unsupported()),
     };
+    Ok((name, costs_dict(py, &costs)?))
+}
+
+/// The cost model's pick and estimates from shapes alone (no data is read):
+/// `dtype` is a NumPy type character among "f", "d", "F", "D".
+#[pyfunction]
+#[pyo3(signature = (shape1, shape2, mode, dtype, batch_ndim=0, workers=None))]
+pub fn method_costs<'py>(
+    py: Python<'py>,
+    shape1: Vec<usize>,
+    shape2: Vec<usize>,
+    mode: &str,
+    dtype: &str,
+    batch_ndim: usize,
+    workers: Option<isize>,
+) -> PyResult<(&'static str, Bound<'py, PyDict>)> {
+    let plan = Plan::new(&shape1, &shape2, batch_ndim, Mode::parse(mode)?)?;
+    let kind = match dtype {
+        "f" => Kind::F32,
+        "d" => Kind::F64,
+        "F" => Kind::C64,
+        "D" => Kind::C128,
+        other => return Err(PyValueError::new_err(format!("unsupported dtype {other:?}"))),
+    };
+    let threads = threads_for(workers)?;
+    let method = choose(&plan, kind, active_isa(), threads);
+    let costs = estimate(&plan, kind, active_isa(), threads);
+    Ok((method.name(), costs_dict(py, &costs)?))
+}
+
+fn costs_dict<'py>(py: Python<'py>, costs: &Costs) -> PyResult<Bound<'py, PyDict>> {
     let dict = PyDict::new(py);
     dict.set_item("direct", costs.direct * 1e-9)?;
     dict.set_item("fft", costs.fft * 1e-9)?;
     dict.set_item("oa", costs.oa * 1e-9)?;
-    Ok((name, dict))
+    Ok(dict)
+}
+
+fn threads_for(workers: Option<isize>) -> PyResult<usize> {
+    Ok(match workers {
+        Some(w) if w < 1 => return Err(PyValueError::new_err("workers must be a positive integer")),
+        Some(w) => resolve_workers(Some(w as usize))?,
+        None => resolve_workers(None)?,
+    })
 }
 
 /// `(start, output length)` of one axis: the single source of the mode rules for Python code
