@@ -2,9 +2,8 @@
 //!
 //! Each method's time is estimated from the plan's shapes with per-dtype constants measured on
 //! this project's development machine (AMD EPYC, AVX-512, 2 cores) by
-//! `python -m fastconv fit-cost`, which times every method on a grid of 1-D and 2-D cases and
-//! fits the constants below by least squares on log-time; rerun it on another machine and paste
-//! its output here to re-fit. The model knows what SciPy's chooser does not: the thread count,
+//! `python -m fastconv fit-cost`, which times the direct kernel and whole-array FFTs on one
+//! thread and prints the constants; rerun it on another machine and paste its numbers here. The model knows what SciPy's chooser does not: the thread count,
 //! the element type and SIMD width of the direct kernel, and overlap-save tiling.
 
 use crate::direct::Plan;
@@ -51,35 +50,39 @@ pub enum Kind {
 
 /// Nanoseconds per multiply-add of the direct kernel on one thread.
 fn direct_ns_per_mac(kind: Kind, isa: Isa) -> f64 {
-    // Measured: valid 1-D n=1e5, k=101 (interior-bound), one thread.
+    // Measured 2026-11-23 on the development machine (AMD EPYC, 2 cores) with
+    // `python -m fastconv fit-cost` (AVX-512 rows) and the same 'valid' n=1e5, k=64 case
+    // forced onto each ISA with `_core.correlate(..., isa=...)` (the other rows).
     match (kind, isa) {
-        (Kind::F32, Isa::Avx512) => 0.0165,
-        (Kind::F64, Isa::Avx512) => 0.031,
-        (Kind::F32, Isa::Avx2Fma) => 0.024,
-        (Kind::F64, Isa::Avx2Fma) => 0.047,
-        (Kind::F32, Isa::Scalar) => 0.09,
-        (Kind::F64, Isa::Scalar) => 0.18,
-        (Kind::C64, _) => 0.9,
-        (Kind::C128, _) => 1.0,
-        (Kind::I64, _) => 0.25,
+        (Kind::F32, Isa::Avx512) => 0.0158,
+        (Kind::F64, Isa::Avx512) => 0.0307,
+        (Kind::F32, Isa::Avx2Fma) => 0.0233,
+        (Kind::F64, Isa::Avx2Fma) => 0.0444,
+        (Kind::F32, Isa::Scalar) => 0.073,
+        (Kind::F64, Isa::Scalar) => 0.142,
+        (Kind::C64, _) => 0.279,
+        (Kind::C128, _) => 0.562,
+        (Kind::I64, _) => 0.288,
     }
 }
 
-/// Nanoseconds per `N log2 N` of a transform of `N` points on one thread.
+/// Nanoseconds per `N log2 N` of a transform of `N` points on one thread (a real transform
+/// counts as `N / 2` points).
 fn fft_ns_per_nlogn(kind: Kind) -> f64 {
-    // Measured: realfft/rustfft forward+inverse pairs, N = 2^10 .. 2^20, AVX-512 machine;
-    // complex kinds transform twice the data of a real one of the same length.
+    // Measured with `python -m fastconv fit-cost`: whole-array 'full' FFT convolutions,
+    // n = 2^12 .. 2^18 with k = n/2, three transforms each, median over sizes.
     match kind {
-        Kind::F32 => 0.045,
-        Kind::F64 => 0.075,
-        Kind::C64 => 0.11,
-        Kind::C128 => 0.17,
+        Kind::F32 => 0.145,
+        Kind::F64 => 0.223,
+        Kind::C64 => 0.110,
+        Kind::C128 => 0.216,
         Kind::I64 => f64::INFINITY,
     }
 }
 
-/// Fixed cost of an FFT call (plan lookup, buffers, kernel spectrum bookkeeping), in ns.
-const FFT_FIXED_NS: f64 = 8_000.0;
+/// Fixed cost of an FFT call (plan lookup, buffers, kernel spectrum bookkeeping), in ns:
+/// `fit-cost` measures ~1.6 us for n=32, k=8 on one thread.
+const FFT_FIXED_NS: f64 = 1_600.0;
 /// Fixed cost of a direct call beyond the binding, in ns.
 const DIRECT_FIXED_NS: f64 = 500.0;
 /// Fraction of ideal speed-up the direct kernel reaches on `t` threads above the threshold.

@@ -10,6 +10,7 @@ _USAGE = """usage: python -m fastconv <command> [options]
 commands:
   demo    reproduce the seed examples, then a short speed table against NumPy/SciPy
   bench   side-by-side benchmark against every installed peer (--help for options)
+  fit-cost  re-measure the constants of the method="auto" cost model (src/method.rs)
 """
 
 
@@ -28,6 +29,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from fastconv._bench import main as bench_main
 
         return bench_main(rest)
+    if command == "fit-cost":
+        from fastconv._bench.fit import main as fit_main
+
+        return fit_main(rest)
     print(f"unknown command {command!r}\n\n{_USAGE}", file=sys.stderr)
     return 2
 

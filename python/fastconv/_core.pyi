@@ -1,6 +1,6 @@
 """Type stubs for the compiled extension ``fastconv._core`` (Rust, PyO3)."""
 
-from typing import List, Optional, Tuple
+from typing import Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -16,6 +16,8 @@ def correlate(
     conj: bool = False,
     workers: Optional[int] = None,
     isa: Optional[str] = None,
+    method: str = "direct",
+    block: Optional[List[int]] = None,
 ) -> npt.NDArray[np.generic]:
     """Direct N-D correlation (convolution when ``flip``) along the trailing axes.
 
@@ -24,6 +26,28 @@ def correlate(
     'valid' or 'same_low_centre'. Raises ValueError for inconsistent shapes or arguments,
     MemoryError when the output cannot be allocated, TypeError for other dtypes.
     """
+
+def choose_method(
+    in1: npt.NDArray[np.generic],
+    in2: npt.NDArray[np.generic],
+    mode: str,
+    batch_ndim: int = 0,
+    workers: Optional[int] = None,
+) -> Tuple[str, Dict[str, float]]:
+    """The method ``method='auto'`` runs for these inputs and the model's estimates (s)."""
+
+def method_costs(
+    shape1: Sequence[int],
+    shape2: Sequence[int],
+    mode: str,
+    dtype: str,
+    batch_ndim: int = 0,
+    workers: Optional[int] = None,
+) -> Tuple[str, Dict[str, float]]:
+    """The cost model's pick and estimates (s) from shapes alone."""
+
+def fft_len(n: int, real: bool = True) -> int:
+    """The 7-smooth transform length fastconv uses for ``n`` points (even when ``real``)."""
 
 def axis_geometry(n: int, k: int, mode: str) -> Tuple[int, int]:
     """``(start, output_length)`` of one axis: output ``i`` reads input ``start + i + j``."""

@@ -19,7 +19,12 @@ def set_num_threads(n: int) -> None:
     ValueError
         If ``n < 1``.
     """
-    n = operator.index(n)
+    try:
+        n = operator.index(n)
+    except TypeError:
+        raise TypeError(
+            f"the number of threads must be an integer, got {type(n).__name__}"
+        ) from None
     if n < 1:
         raise ValueError(f"the number of threads must be at least 1, got {n}")
     _core.set_num_threads(n)

@@ -38,7 +38,9 @@ def convolution_matrix(a, n: int, mode: str = "full") -> np.ndarray:
         # A Python int: NumPy integer scalars would overflow in the size arithmetic below.
         n = operator.index(n)
     except TypeError:
-        raise TypeError(f"`pad_width` must be of integral type: n={n!r} is not an integer") from None
+        raise TypeError(
+            f"`pad_width` must be of integral type: n={n!r} is not an integer"
+        ) from None
     if a.ndim == 0:
         raise IndexError("a must be at least 1-D: a 0-d array has no last axis")
     k = a.shape[-1]
@@ -49,4 +51,5 @@ def convolution_matrix(a, n: int, mode: str = "full") -> np.ndarray:
     shortest = min(n, k) - 1
     first = {"full": 0, "same": shortest // 2, "valid": shortest}[mode]
     rows = {"full": n + k - 1, "same": max(n, k), "valid": max(n, k) - shortest}[mode]
-    return np.ascontiguousarray(full[..., first : first + rows, :])
+    # A copy: the window view is read-only and shares memory (even when already contiguous).
+    return full[..., first : first + rows, :].copy(order="C")

@@ -251,6 +251,9 @@ def _two_d(in1, in2, mode, boundary, fillvalue, workers, *, flip: bool, name: st
             in1, in2 = in2, in1
     mode = check_mode(mode)
     pad_mode = check_boundary(boundary)
+    if not flip and in2.dtype.kind not in "biufcO":
+        # SciPy conjugates in2 before anything else looks at the dtypes.
+        raise TypeError(f"{name}: cannot conjugate in2 of dtype {in2.dtype} (not numeric)")
     out_dtype = peer_dtype(in1, in2, TWO_D_PATH, name)
     fill = fill_scalar(fillvalue, out_dtype) if pad_mode == "constant" else None
     if in1.size == 0 or in2.size == 0:

@@ -113,17 +113,26 @@ pub fn choose_method<'py>(
     let dtype = in1.cast::<PyUntypedArray>().map(|a| a.dtype().char());
     macro_rules! typed {
         ($t:ty) => {{
-            let a = in1.extract::<PyReadonlyArrayDyn<'py, $t>>().map_err(|_| unsupported())?;
-            let b = in2.extract::<PyReadonlyArrayDyn<'py, $t>>().map_err(|_| unsupported())?;
+            let a = in1
+                .extract::<PyReadonlyArrayDyn<'py, $t>>()
+                .map_err(|_| unsupported())?;
+            let b = in2
+                .extract::<PyReadonlyArrayDyn<'py, $t>>()
+                .map_err(|_| unsupported())?;
             let plan = Plan::new(a.shape(), b.shape(), batch_ndim, mode)?;
             let (a, b) = (a.as_array(), b.as_array());
             let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
             let (Some(ad), Some(bd)) = (a.as_slice(), b.as_slice()) else {
-                return Err(PyValueError::new_err("internal: standard layout is not contiguous"));
+                return Err(PyValueError::new_err(
+                    "internal: standard layout is not contiguous",
+                ));
             };
             let isa = active_isa();
             let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa, threads);
-            (m.name(), estimate(&plan, <$t as Computable>::KIND, isa, threads))
+            (
+                m.name(),
+                estimate(&plan, <$t as Computable>::KIND, isa, threads),
+            )
         }};
     }
     let (name, costs) = match dtype {
@@ -156,7 +165,11 @@ pub fn method_costs<'py>(
         "d" => Kind::F64,
         "F" => Kind::C64,
         "D" => Kind::C128,
-        other => return Err(PyValueError::new_err(format!("unsupported dtype {other:?}"))),
+        other => {
+            return Err(PyValueError::new_err(format!(
+                "unsupported dtype {other:?}"
+            )))
+        }
     };
     let threads = threads_for(workers)?;
     let method = choose(&plan, kind, active_isa(), threads);
@@ -174,10 +187,24 @@ fn costs_dict<'py>(py: Python<'py>, costs: &Costs) -> PyResult<Bound<'py, PyDict
 
 fn threads_for(workers: Option<isize>) -> PyResult<usize> {
     Ok(match workers {
-        Some(w) if w < 1 => return Err(PyValueError::new_err("workers must be a positive integer")),
+        Some(w) if w < 1 => {
+            return Err(PyValueError::new_err("workers must be a positive integer"))
+        }
         Some(w) => resolve_workers(Some(w as usize))?,
         None => resolve_workers(None)?,
     })
+}
+
+/// The transform length fastconv uses for at least `n` points: the smallest 7-smooth length
+/// (an even one when `real`).
+#[pyfunction]
+#[pyo3(signature = (n, real=true))]
+pub fn fft_len(n: usize, real: bool) -> usize {
+    if real {
+        crate::fft::sizes::fast_real_len(n)
+    } else {
+        crate::fft::sizes::fast_len(n)
+    }
 }
 
 /// `(start, output length)` of one axis: the single source of the mode rules for Python code
