@@ -96,7 +96,11 @@ def padded_for_boundary(
     """
     if mode == "valid":
         return in1, mode
-    if pad_mode == "constant" and fill == 0 and (in2.dtype.kind not in "fc" or np.isfinite(in2).all()):
+    if (
+        pad_mode == "constant"
+        and fill == 0
+        and (in2.dtype.kind not in "fc" or np.isfinite(in2).all())
+    ):
         return in1, mode
     # The fill value is cast to the output dtype (SciPy's rule), so pad in that dtype.
     in1 = in1.astype(out_dtype, copy=False)

@@ -8,10 +8,12 @@ and ``workers=`` (threads for this call; ``-1`` means all cores).
 from __future__ import annotations
 
 import math
+import operator
 from typing import Optional
 
 import numpy as np
 
+from fastconv import _core
 from fastconv._args import (
     AxesArg,
     as_numeric_array,
@@ -21,7 +23,6 @@ from fastconv._args import (
     normalize_axes,
     valid_swap_check,
 )
-from fastconv import _core
 from fastconv._boundary import check_boundary, fill_scalar, padded_for_boundary
 from fastconv._direct import correlate_axes
 from fastconv._dtypes import ND_PATH, NUMPY_PATH, TWO_D_PATH, peer_dtype
@@ -63,7 +64,28 @@ def convolve(
     Returns
     -------
     numpy.ndarray
-        Output of dtype ``numpy.result_type(in1, in2)``.
+        Output of dtype ``numpy.result_type(in1, in2)`` (two 0-d inputs: their product, a
+        NumPy scalar). In 'same' mode with ``axes``, the broadcast axes keep their broadcast
+        length (``scipy.signal.fftconvolve`` crops them to ``in1``'s).
+
+    Raises
+    ------
+    ValueError
+        As SciPy's direct method: different ndim, unknown mode or method, 'valid' with
+        neither input at least as large on every axis, empty inputs where SciPy refuses them
+        (1-D; or a zero-padded buffer that cannot hold ``in1``), bool or float16 inputs on
+        SciPy's N-D path (2-D and up, or 1-D 'same' with ``in1`` shorter), non-numeric dtypes;
+        bad ``axes`` (as ``fftconvolve``), ``workers`` 0 or below -1.
+    TypeError
+        Object, timedelta and extended-precision dtypes, which the peers compute (with Python
+        objects, or in long double) and fastconv refuses; an unhashable mode; non-integer
+        ``workers``.
+
+    Notes
+    -----
+    As in SciPy, other empty inputs give zeros of SciPy's shape, and on the N-D path the zero
+    padding is multiplied: an infinite or NaN kernel tap that falls on it gives NaN (on the
+    1-D path, as in NumPy, out-of-range terms are left out).
     """
     return _correlate_or_convolve(in1, in2, mode, method, axes, workers, flip=True)
 
@@ -80,7 +102,7 @@ def correlate(
     """Cross-correlate two N-dimensional arrays, as ``scipy.signal.correlate``.
 
     ``z[k] = sum_l in1[l + k - K] * conj(in2[l])``: no kernel flip, ``in2`` conjugated.
-    Parameters and return value as :func:`convolve`.
+    Parameters, return value and exceptions as :func:`convolve`.
     """
     return _correlate_or_convolve(in1, in2, mode, method, axes, workers, flip=False)
 
@@ -216,6 +238,23 @@ def convolve2d(
         Value used outside ``in1`` when ``boundary='fill'``.
     workers : int, optional
         Threads for this call.
+
+    Returns
+    -------
+    numpy.ndarray
+        Output of dtype ``numpy.result_type(in1, in2)``; empty inputs give SciPy's shape.
+
+    Raises
+    ------
+    ValueError
+        As SciPy: inputs not 2-D, unknown mode or boundary, 'valid' with neither input at
+        least as large on both axes, a ``fillvalue`` with other than one element or that does
+        not convert to the output dtype (checked even when unused), bool, float16 and
+        non-numeric dtypes; 'wrap' or 'symm' of an empty ``in1`` with a non-empty output
+        (SciPy's process dies of SIGFPE there).
+    TypeError
+        Extended-precision dtypes (SciPy computes them; fastconv refuses), non-integer
+        ``workers``; for :func:`correlate2d`, a non-numeric ``in2`` (SciPy conjugates it first).
     """
     return _two_d(in1, in2, mode, boundary, fillvalue, workers, flip=True, name="convolve2d")
 
@@ -232,7 +271,9 @@ def correlate2d(
     """Cross-correlate two 2-D arrays, as ``scipy.signal.correlate2d``.
 
     Note SciPy's centring: in 'same' mode the kernel tap ``(k - 1) // 2`` sits over each output
-    sample, unlike :func:`correlate` (tap ``k // 2``); fastconv reproduces it.
+    sample, unlike :func:`correlate` (tap ``k // 2``); and when 'valid' swaps the inputs the
+    result is reversed but not conjugated. fastconv reproduces both. Parameters, return value
+    and exceptions as :func:`convolve2d`.
     """
     return _two_d(in1, in2, mode, boundary, fillvalue, workers, flip=False, name="correlate2d")
 
@@ -298,7 +339,12 @@ def _empty_two_d(in1, in2, mode, boundary, fill, out_dtype, workers, *, flip: bo
 
 
 def correlation_lags(in1_len: int, in2_len: int, mode: str = "full") -> np.ndarray:
-    """Lag indices of a 1-D cross-correlation, as ``scipy.signal.correlation_lags``."""
+    """Lag indices of a 1-D cross-correlation, as ``scipy.signal.correlation_lags``.
+
+    NumPy integer lengths are used as Python ints (SciPy computes in their type, so an
+    unsigned ``in2_len`` wraps around in ``-in2_len`` and gives wrong lags).
+    """
+    in1_len, in2_len = _as_length(in1_len), _as_length(in2_len)
     if mode == "full":
         return np.arange(-in2_len + 1, in1_len)
     if mode == "same":
@@ -314,3 +360,11 @@ def correlation_lags(in1_len: int, in2_len: int, mode: str = "full") -> np.ndarr
             return np.arange(lag_bound + 1)
         return np.arange(lag_bound, 1)
     raise ValueError(f"Mode {mode} is invalid")
+
+
+def _as_length(value):
+    """An integer (NumPy's included) as a Python int; anything else as given (as SciPy)."""
+    try:
+        return operator.index(value)
+    except TypeError:
+        return value

@@ -56,36 +56,75 @@ where
     /// # Errors
     /// [`ConvError::Value`] for inconsistent buffers; thread-pool errors.
     pub fn run(&self, threads: usize, out: &mut [MaybeUninit<D::Sample>]) -> Result<()> {
+        self.run_with(threads, None, out)
+    }
+
+    /// [`FftJob::run`] with kernel spectra computed earlier by [`FftJob::kernel_spectra`]
+    /// (a reusable convolver keeps them between calls).
+    ///
+    /// # Errors
+    /// As [`FftJob::run`], and for spectra that do not fit this job.
+    pub fn run_with(
+        &self,
+        threads: usize,
+        kernels: Option<&[Vec<C<T>>]>,
+        out: &mut [MaybeUninit<D::Sample>],
+    ) -> Result<()> {
         let plan = self.plan;
         if out.len() != checked_size(&plan.out_shape())? {
             return Err(ConvError::value(
                 "the output buffer does not match the output shape",
             ));
         }
+        let nb = plan.batch.len();
+        if let Some(k) = kernels {
+            let blocks: usize = self.h.shape[..nb].iter().product();
+            if k.len() != blocks || k.iter().any(|s| s.len() != self.domain.spec_len()) {
+                return Err(ConvError::value(
+                    "kernel spectra do not match this transform",
+                ));
+            }
+        }
         if out.is_empty() {
             return Ok(());
         }
-        let nb = plan.batch.len();
         let per_batch: Vec<usize> = self.layout.tiles_per_axis(&plan.axes);
         let tiles_per_batch: usize = per_batch.iter().product();
-        let batches: usize = plan.batch.iter().product();
-        let total = tiles_per_batch * batches;
+        let total = tiles_per_batch * plan.batch.iter().product::<usize>();
         let tile_parallel = threads > 1 && total >= 2 * threads;
-        let inner_parallel = threads > 1 && !tile_parallel;
+        let inner = threads > 1 && !tile_parallel;
         let ptr = OutPtr(out.as_mut_ptr().cast::<D::Sample>());
         let len = out.len();
+        let new_bufs = || {
+            (
+                vec![D::Sample::ZERO; self.domain.tile_len()],
+                vec![zero(); self.domain.spec_len()],
+            )
+        };
         let work = || -> Result<()> {
-            let kernels = self.kernel_spectra(inner_parallel || threads > 1);
+            if total == 1 && kernels.is_none() {
+                // One tile: transform the signal while another thread transforms the kernel.
+                let mut bufs = new_bufs();
+                let (owned, ()) = rayon::join(
+                    || self.kernel_spectra(false),
+                    || self.tile_forward(&mut bufs, 0, 0, &per_batch, inner),
+                );
+                self.tile_finish(&mut bufs, 0, 0, &per_batch, &owned[0], inner, ptr, len);
+                return Ok(());
+            }
+            let owned;
+            let kernels = match kernels {
+                Some(k) => k,
+                None => {
+                    owned = self.kernel_spectra(threads > 1);
+                    &owned
+                }
+            };
             let run_tile = |bufs: &mut (Vec<D::Sample>, Vec<C<T>>), t: usize| {
                 let (b, tile) = (t / tiles_per_batch, t % tiles_per_batch);
                 let kernel = &kernels[self.w_block(b, nb)];
-                self.tile(bufs, b, tile, &per_batch, kernel, inner_parallel, ptr, len);
-            };
-            let new_bufs = || {
-                (
-                    vec![D::Sample::ZERO; self.domain.tile_len()],
-                    vec![zero(); self.domain.spec_len()],
-                )
+                self.tile_forward(bufs, b, tile, &per_batch, inner);
+                self.tile_finish(bufs, b, tile, &per_batch, kernel, inner, ptr, len);
             };
             if tile_parallel {
                 (0..total).into_par_iter().for_each_init(new_bufs, run_tile);
@@ -103,7 +142,7 @@ where
     }
 
     /// Spectrum of each kernel block, scaled by `1 / prod(F)` (the inverse's normalisation).
-    fn kernel_spectra(&self, parallel: bool) -> Vec<Vec<C<T>>> {
+    pub fn kernel_spectra(&self, parallel: bool) -> Vec<Vec<C<T>>> {
         let nb = self.plan.batch.len();
         let blocks: usize = self.h.shape[..nb].iter().product();
         let kshape = &self.h.shape[nb..];
@@ -137,28 +176,20 @@ where
         broadcast_block(b, &self.plan.batch, &self.h.shape[..nb])
     }
 
-    #[allow(clippy::too_many_arguments)]
-    fn tile(
+    /// Gathers tile `tile` of batch `b` (zeros outside the signal) and transforms it into
+    /// the spectrum buffer.
+    fn tile_forward(
         &self,
         (buf, spec): &mut (Vec<D::Sample>, Vec<C<T>>),
         b: usize,
         tile: usize,
         per_batch: &[usize],
-        kernel: &[C<T>],
         parallel: bool,
-        out: OutPtr<D::Sample>,
-        out_len: usize,
     ) {
         let plan = self.plan;
         let nb = plan.batch.len();
         let layout = self.layout;
-        let tidx = unravel(tile, per_batch);
-        let i0: Vec<usize> = tidx
-            .iter()
-            .zip(&layout.tile)
-            .map(|(&t, &l)| t * l)
-            .collect();
-        // Gather the input window (zeros outside the signal).
+        let i0 = self.tile_origin(tile, per_batch);
         let xshape = &self.x.shape[nb..];
         let xlen: usize = xshape.iter().product();
         let xb = broadcast_block(b, &plan.batch, &self.x.shape[..nb]);
@@ -179,12 +210,29 @@ where
             copy_window(xs, xshape, &src_lo, buf, &layout.f, &dst_lo, &count);
         }
         self.domain.forward(buf, spec, parallel);
+    }
+
+    /// Multiplies the tile's spectrum by the kernel's, transforms back and writes the tile's
+    /// outputs.
+    #[allow(clippy::too_many_arguments)]
+    fn tile_finish(
+        &self,
+        (buf, spec): &mut (Vec<D::Sample>, Vec<C<T>>),
+        b: usize,
+        tile: usize,
+        per_batch: &[usize],
+        kernel: &[C<T>],
+        parallel: bool,
+        out: OutPtr<D::Sample>,
+        out_len: usize,
+    ) {
+        let layout = self.layout;
+        let i0 = self.tile_origin(tile, per_batch);
         for (s, k) in spec.iter_mut().zip(kernel) {
             *s = *s * *k;
         }
         self.domain.inverse(spec, buf, parallel);
-        // Scatter the tile's outputs.
-        let m: Vec<usize> = plan.axes.iter().map(|g| g.m).collect();
+        let m: Vec<usize> = self.plan.axes.iter().map(|g| g.m).collect();
         let keep: Vec<usize> = (0..m.len())
             .map(|d| layout.tile[d].min(m[d] - i0[d]))
             .collect();
@@ -208,6 +256,15 @@ where
             // writes these elements; `buf` is a distinct allocation.
             unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr().add(src), out.0.add(dst), n) };
         });
+    }
+
+    /// The first output index of tile `tile` along each axis.
+    fn tile_origin(&self, tile: usize, per_batch: &[usize]) -> Vec<usize> {
+        let tidx = unravel(tile, per_batch);
+        tidx.iter()
+            .zip(&self.layout.tile)
+            .map(|(&t, &l)| t * l)
+            .collect()
     }
 }
 

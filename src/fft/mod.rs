@@ -9,6 +9,7 @@ pub mod domain;
 pub mod engine;
 pub mod layout;
 pub mod plans;
+pub mod prepared;
 pub mod sizes;
 pub mod transform;
 

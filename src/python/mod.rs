@@ -5,6 +5,7 @@
 //! NumPy/SciPy raise for the same problem.
 
 mod convolve;
+mod convolver;
 mod errors;
 mod threads;
 
@@ -23,6 +24,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads::available_cores, m)?)?;
     m.add_function(wrap_pyfunction!(threads::isa, m)?)?;
     m.add_function(wrap_pyfunction!(threads::supported_isas, m)?)?;
+    m.add_class::<convolver::Convolver>()?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }
