@@ -1,0 +1,111 @@
+"""``fastconv.signal.Convolver``: one kernel, many signals of one shape."""
+
+from __future__ import annotations
+
+from typing import Optional, Tuple
+
+import numpy as np
+
+from fastconv import _core
+from fastconv._args import AxesArg, check_mode, check_workers, normalize_axes
+from fastconv._dtypes import check_supported, fft_compute_dtype
+
+_METHODS = {"auto": "auto", "direct": "direct", "fft": "fft_any", "oa": "oa"}
+
+
+class Convolver:
+    """A convolution prepared once for a kernel and a signal shape, applied to many signals.
+
+    The plan, the transform plans and (for FFT methods) the kernel's spectrum are computed
+    once, so each call costs one forward and one inverse transform of the signal: the right
+    tool for streaming blocks of a fixed length and for filter banks.
+
+    Parameters
+    ----------
+    kernel : array_like
+        The filter, with the signal's number of dimensions.
+    shape : tuple of int
+        Shape of every signal passed to the convolver.
+    mode : {'full', 'same', 'valid'}
+        As :func:`fastconv.signal.convolve`.
+    correlate : bool
+        Cross-correlate (no kernel flip, kernel conjugated) instead of convolving.
+    axes : int or sequence of int, optional
+        Axes to convolve over; the others broadcast (default: all).
+    dtype : dtype, optional
+        Signal dtype (default: the kernel's); results are floating (``fftconvolve``'s rule).
+    method : {'auto', 'direct', 'fft', 'oa'}
+        How to compute; 'auto' picks by cost (a non-finite kernel runs direct).
+    workers : int, optional
+        Threads per call.
+
+    Examples
+    --------
+    >>> conv = Convolver(np.hanning(65), (4096,), mode="same")
+    >>> smoothed = [conv(block) for block in blocks]  # doctest: +SKIP
+    """
+
+    def __init__(
+        self,
+        kernel,
+        shape: Tuple[int, ...],
+        mode: str = "full",
+        *,
+        correlate: bool = False,
+        axes: AxesArg = None,
+        dtype=None,
+        method: str = "auto",
+        workers: Optional[int] = None,
+    ) -> None:
+        kernel = np.asarray(kernel)
+        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        if kernel.ndim != len(shape):
+            raise ValueError("kernel and signal shape should have the same dimensionality")
+        if kernel.size == 0 or 0 in shape:
+            raise ValueError("kernel and signal must not be empty")
+        if method not in _METHODS:
+            raise ValueError(f"method must be one of {sorted(_METHODS)}, got {method!r}")
+        mode = check_mode(mode)
+        workers = check_workers(workers)
+        in_dtype = np.dtype(kernel.dtype if dtype is None else dtype)
+        check_supported(in_dtype)
+        check_supported(kernel.dtype)
+        self.dtype = fft_compute_dtype(np.result_type(in_dtype, kernel.dtype))
+        conv_axes = normalize_axes(axes, kernel.ndim)
+        batch = [d for d in range(kernel.ndim) if d not in conv_axes]
+        self._order = batch + list(conv_axes)
+        self._inverse = list(np.argsort(self._order))
+        self.shape = shape
+        kernel = np.transpose(kernel.astype(self.dtype), self._order)
+        moved = [shape[d] for d in self._order]
+        self._core = _core.Convolver(
+            np.ascontiguousarray(kernel), moved, mode, len(batch), not correlate,
+            correlate and self.dtype.kind == "c", _METHODS[method], workers,
+        )
+
+    @property
+    def method(self) -> str:
+        """The method in use: 'direct', 'fft' or 'oa'."""
+        return self._core.method
+
+    @property
+    def out_shape(self) -> Tuple[int, ...]:
+        """The shape of each result."""
+        moved = self._core.out_shape
+        return tuple(moved[i] for i in self._inverse)
+
+    def __call__(self, x) -> np.ndarray:
+        """Convolve one signal of the prepared shape."""
+        x = np.asarray(x)
+        if x.shape != self.shape:
+            raise ValueError(f"this convolver was prepared for shape {self.shape}, got {x.shape}")
+        check_supported(x.dtype)
+        x = np.transpose(x.astype(self.dtype, copy=False), self._order)
+        out = self._core(x)
+        return np.transpose(out, self._inverse)
+
+    def __repr__(self) -> str:
+        return (
+            f"Convolver(shape={self.shape}, out_shape={self.out_shape}, dtype={self.dtype}, "
+            f"method={self.method!r})"
+        )
