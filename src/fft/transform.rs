@@ -2,9 +2,9 @@
 //!
 //! Real input: a real-to-complex transform along the last axis (the spectrum keeps
 //! `F_last / 2 + 1` columns), then complex transforms along each other axis. Complex input:
-//! complex transforms along every axis. Lines along an inner axis are made contiguous with a
-//! cache-blocked transpose (the `transpose` crate, a rustfft dependency), transformed in
-//! batches, and transposed back. With `parallel`, rows and lines are shared among the threads
+//! complex transforms along every axis. Lines along an inner axis are gathered a panel of
+//! columns at a time into a small contiguous buffer, transformed in a batch, and scattered
+//! back. With `parallel`, rows and lines are shared among the threads
 //! of the current Rayon pool; the result is the same either way (each line is one transform).
 
 use rayon::prelude::*;
@@ -86,7 +86,24 @@ pub fn rows_inverse_real<T: FftFloat>(
     }
 }
 
+/// Columns gathered per panel for a transform along an inner axis: 16 complex values are 2-4
+/// cache lines of each row, and a panel of 16 lines of a few thousand points stays in L2.
+const PANEL: usize = 16;
+
+/// A raw pointer to the array being transformed, shared by tasks that touch disjoint columns.
+#[derive(Clone, Copy)]
+struct Columns<T>(*mut C<T>);
+// SAFETY: every task reads and writes only the columns of its own panel (disjoint sets of
+// elements); the pointer outlives the parallel loop (it borrows the caller's slice).
+unsafe impl<T: Send> Send for Columns<T> {}
+// SAFETY: as above.
+unsafe impl<T: Send> Sync for Columns<T> {}
+
 /// Complex transform along `axis` of a C-order array of `shape`, in place.
+///
+/// Lines along an inner axis are strided: they are gathered a panel of [`PANEL`] columns at a
+/// time into a small contiguous buffer, transformed together and scattered back (no full-size
+/// transpose, no large temporary).
 pub fn along_axis<T: FftFloat>(
     data: &mut [C<T>],
     shape: &[usize],
@@ -96,18 +113,54 @@ pub fn along_axis<T: FftFloat>(
 ) {
     let len = shape[axis];
     let inner: usize = shape[axis + 1..].iter().product();
+    let total: usize = shape.iter().product();
     if len <= 1 || data.is_empty() {
         return;
     }
+    assert_eq!(data.len(), total, "array does not match its shape");
     if inner == 1 {
         return contiguous_lines(data, len, fft, parallel);
     }
-    let mut lines = vec![C::new(T::zero(), T::zero()); len * inner];
-    for block in data.chunks_mut(len * inner) {
-        // (len x inner) -> (inner x len): each line along `axis` becomes a contiguous row.
-        transpose::transpose(block, &mut lines, inner, len);
-        contiguous_lines(&mut lines, len, fft, parallel);
-        transpose::transpose(&lines, block, len, inner);
+    let outer = total / (len * inner);
+    let panels_per_block = inner.div_ceil(PANEL);
+    let base = Columns(data.as_mut_ptr());
+    let scratch_len = fft.get_inplace_scratch_len();
+    let panel = move |bufs: &mut (Vec<C<T>>, Vec<C<T>>), p: usize| {
+        let (a, c0) = (p / panels_per_block, (p % panels_per_block) * PANEL);
+        let width = PANEL.min(inner - c0);
+        let (tmp, scratch) = bufs;
+        let block = a * len * inner;
+        // SAFETY: indices stay below `outer * len * inner == data.len()`; this panel's columns
+        // `c0..c0 + width` of block `a` are touched by this task alone.
+        unsafe {
+            let ptr = base;
+            for t in 0..len {
+                let row = ptr.0.add(block + t * inner + c0);
+                for j in 0..width {
+                    *tmp.get_unchecked_mut(j * len + t) = *row.add(j);
+                }
+            }
+            fft.process_with_scratch(&mut tmp[..width * len], scratch);
+            for t in 0..len {
+                let row = ptr.0.add(block + t * inner + c0);
+                for j in 0..width {
+                    *row.add(j) = *tmp.get_unchecked(j * len + t);
+                }
+            }
+        }
+    };
+    let new_bufs = || {
+        (
+            vec![C::new(T::zero(), T::zero()); PANEL * len],
+            vec![C::new(T::zero(), T::zero()); scratch_len],
+        )
+    };
+    let panels = outer * panels_per_block;
+    if parallel {
+        (0..panels).into_par_iter().for_each_init(new_bufs, panel);
+    } else {
+        let mut bufs = new_bufs();
+        (0..panels).for_each(|p| panel(&mut bufs, p));
     }
 }
 
