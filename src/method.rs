@@ -108,6 +108,21 @@ fn nlogn(n: f64) -> f64 {
     n * n.max(2.0).log2()
 }
 
+/// Slow-down of transforms whose buffers (signal tile and spectrum) outgrow the caches:
+/// 1 up to 8 MiB, then +1 per doubling. Fitted to `fit-cost`-style timings of whole-array
+/// transforms of 2^16 .. 2^21 points in 1-D and 256^2 .. 1536^2 in 2-D (float32 and float64),
+/// whose cost per `N log2 N` grew from ~0.15-0.22 ns to ~0.4-0.7 ns.
+fn memory_factor(points: f64, kind: Kind) -> f64 {
+    let sample = match kind {
+        Kind::F32 => 4.0,
+        Kind::F64 | Kind::C64 => 8.0,
+        Kind::C128 => 16.0,
+        Kind::I64 => 8.0,
+    };
+    let bytes = 2.0 * points * sample;
+    1.0 + (bytes / (8.0 * 1024.0 * 1024.0)).log2().max(0.0)
+}
+
 /// Estimates every method for `plan`.
 pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
     let t = threads.max(1) as f64;
@@ -125,7 +140,8 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
     let n_whole: f64 = whole.f.iter().map(|&f| f as f64).product();
     // Kernel spectrum once per kernel block, one forward and one inverse per batch.
     let w_blocks = 1.0;
-    let fft_one = c * half * nlogn(n_whole) * (w_blocks + 2.0 * batches);
+    let fft_one =
+        c * half * nlogn(n_whole) * memory_factor(n_whole, kind) * (w_blocks + 2.0 * batches);
     let fft_gain = if batches >= 2.0 * t {
         t * 0.9
     } else {
@@ -141,7 +157,11 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
                 .map(|&v| v as f64)
                 .product();
             let n_tile: f64 = layout.f.iter().map(|&f| f as f64).product();
-            let one = c * half * nlogn(n_tile) * (w_blocks + 2.0 * tiles * batches);
+            let one = c
+                * half
+                * nlogn(n_tile)
+                * memory_factor(n_tile, kind)
+                * (w_blocks + 2.0 * tiles * batches);
             let gain = if tiles * batches >= 2.0 * t {
                 t * 0.9
             } else {
