@@ -96,13 +96,17 @@ impl Plan {
         shape
     }
 
-    /// Multiply-adds of the interior-dominated estimate `out_size * kernel_size`, saturating.
+    /// Multiply-adds, estimated as `out_size * prod(min(n, k))` (an output never sums more
+    /// than `min(n, k)` taps per axis), saturating.
     pub fn work(&self) -> usize {
         let out = self
             .out_shape()
             .iter()
             .fold(1usize, |a, &d| a.saturating_mul(d));
-        let taps = self.axes.iter().fold(1usize, |a, g| a.saturating_mul(g.k));
+        let taps = self
+            .axes
+            .iter()
+            .fold(1usize, |a, g| a.saturating_mul(g.k.min(g.n)));
         out.saturating_mul(taps)
     }
 }

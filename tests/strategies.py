@@ -268,7 +268,24 @@ def tolerance(dtype: np.dtype, k: int, scale) -> np.ndarray:
     return c * float(np.finfo(real).eps) * max(k, 1) * scale
 
 
-def assert_matches(got, want, *, k: int = 1, scale=None) -> None:
+def fft_slack(x: np.ndarray, w: np.ndarray, axes, dtype) -> float:
+    """The extra error an FFT method may add to any output: the normwise bound of FFT
+    convolution, ``|err_i| <= ||err||_2 <= c * eps * log2(N) * ||x||_2 * ||w||_2`` with
+    ``N`` the transform size (at most the product of ``n + k`` over the convolved axes) and
+    c = 16 (a few passes of rounding per butterfly level, with room to spare)."""
+    dtype = np.dtype(dtype)
+    if dtype.kind not in "fc":
+        return 0.0
+    real = np.dtype(dtype.char.lower()) if dtype.kind == "c" else dtype
+    eps = float(np.finfo(real if real != np.float16 else np.float32).eps)
+    axes = range(x.ndim) if axes is None else [a % x.ndim for a in np.atleast_1d(axes)]
+    n = math.prod(x.shape[a] + w.shape[a] for a in axes)
+    norm_x = float(np.sqrt(np.sum(np.abs(x.astype(np.complex128)) ** 2)))
+    norm_w = float(np.sqrt(np.sum(np.abs(w.astype(np.complex128)) ** 2)))
+    return 16 * eps * math.log2(max(n, 2)) * norm_x * norm_w
+
+
+def assert_matches(got, want, *, k: int = 1, scale=None, atol: float = 0.0) -> None:
     """Assert ``got`` is ``want`` by the comparison rule (type, dtype, shape, values).
 
     NaN must appear at the same places (real and imaginary parts apart), infinities must be
@@ -298,7 +315,7 @@ def assert_matches(got, want, *, k: int = 1, scale=None) -> None:
     if scale is None:  # a single rounded operation (a product of two scalars)
         scale = np.abs(want_a.astype(np.complex128))
     err = np.abs(got_a.astype(np.complex128) - want_a.astype(np.complex128))
-    allowed = tolerance(want_a.dtype, k, np.broadcast_to(scale, err.shape))
+    allowed = tolerance(want_a.dtype, k, np.broadcast_to(scale, err.shape)) + atol
     bad = err > allowed
     assert not bad.any(), (
         f"{int(bad.sum())} of {err.size} values differ beyond the bound: first at "

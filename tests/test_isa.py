@@ -12,10 +12,9 @@ import sys
 
 import numpy as np
 import pytest
+from fastconv import _core
 from hypothesis import given
 from hypothesis import strategies as st
-
-from fastconv import _core
 
 ISAS = _core.supported_isas()
 MODES = ["full", "same", "valid", "same_low_centre"]

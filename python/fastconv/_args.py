@@ -67,13 +67,9 @@ def check_numpy_mode(mode: object) -> str:
 
 
 def check_method(method: object) -> str:
-    """Return ``method`` if fastconv implements it; else ValueError like SciPy."""
-    if method in ("auto", "direct"):
-        return str(method)
-    if method == "fft":
-        raise ValueError(
-            "method='fft' is not available in this version of fastconv; use 'direct' or 'auto'"
-        )
+    """Return ``method`` if it is 'auto', 'direct' or 'fft'; else ValueError like SciPy."""
+    if isinstance(method, str) and method in ("auto", "direct", "fft"):
+        return method
     raise ValueError(f"Acceptable method flags are 'auto', 'direct', or 'fft'; got {method!r}")
 
 

@@ -79,8 +79,14 @@ class Convolver:
         kernel = np.transpose(kernel.astype(self.dtype), self._order)
         moved = [shape[d] for d in self._order]
         self._core = _core.Convolver(
-            np.ascontiguousarray(kernel), moved, mode, len(batch), not correlate,
-            correlate and self.dtype.kind == "c", _METHODS[method], workers,
+            np.ascontiguousarray(kernel),
+            moved,
+            mode,
+            len(batch),
+            not correlate,
+            correlate and self.dtype.kind == "c",
+            _METHODS[method],
+            workers,
         )
 
     @property

@@ -51,8 +51,10 @@ def run_demo(argv: List[str]) -> int:
     parser.add_argument("--threads", type=int, default=None, help="threads for the speed table")
     parser.add_argument("--no-bench", action="store_true", help="skip the speed table")
     args = parser.parse_args(argv)
-    print(f"fastconv {fastconv.__version__}: kernels {fastconv._core.isa()}, "
-          f"{fastconv.get_num_threads()} threads\n")
+    print(
+        f"fastconv {fastconv.__version__}: kernels {fastconv._core.isa()}, "
+        f"{fastconv.get_num_threads()} threads\n"
+    )
     seed_examples()
     if not args.no_bench:
         from fastconv._bench import quick_table

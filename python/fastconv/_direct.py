@@ -2,12 +2,19 @@
 
 from __future__ import annotations
 
+import warnings
 from typing import Optional, Sequence
 
 import numpy as np
 
 from fastconv import _core
-from fastconv._dtypes import compute_dtype, fft_compute_dtype, from_compute, result_dtype, to_compute
+from fastconv._dtypes import (
+    compute_dtype,
+    fft_compute_dtype,
+    from_compute,
+    result_dtype,
+    to_compute,
+)
 
 # float32, float64, complex64, complex128: the dtypes the core computes in directly.
 _NATIVE_CHARS = "fdFD"
@@ -57,7 +64,14 @@ def correlate_axes(
         return _core.correlate(in1, in2, mode, 0, flip, conj and is_complex, workers, None, method)
     if swap_larger and in2.size > in1.size:
         out = correlate_axes(
-            in2, in1, mode, axes, flip=flip, conj=conj, workers=workers, method=method,
+            in2,
+            in1,
+            mode,
+            axes,
+            flip=flip,
+            conj=conj,
+            workers=workers,
+            method=method,
             out_dtype=out_dtype,
         )
         if flip:
@@ -68,7 +82,11 @@ def correlate_axes(
     out_dtype = peer_dtype if out_dtype is None else np.dtype(out_dtype)
     exact_ints = peer_dtype.kind in "biu"
     if exact_ints and method == "auto":
-        method = "fft_any" if _fft_rounds_exactly(in1, in2, axes) and _fft_pays(in1, in2, mode, axes) else "direct"
+        method = (
+            "fft_any"
+            if _fft_rounds_exactly(in1, in2, axes) and _fft_pays(in1, in2, mode, axes)
+            else "direct"
+        )
     cdt = fft_compute_dtype(peer_dtype) if method in _FFT_METHODS else compute_dtype(peer_dtype)
     a = to_compute(in1, cdt)
     b = to_compute(in2, cdt)
@@ -85,6 +103,20 @@ def correlate_axes(
     if exact_ints and result.dtype.kind == "f" and out_dtype.kind in "biu":
         result = np.rint(result)
     return from_compute(result, out_dtype)
+
+
+def warn_if_not_finite(*arrays: np.ndarray) -> None:
+    """Warn (RuntimeWarning) when an FFT is asked to convolve NaN or infinity: the transform
+    spreads each one over the whole output, where the direct sum keeps it local."""
+    for a in arrays:
+        if a.dtype.kind in "fc" and not np.isfinite(a).all():
+            warnings.warn(
+                "input holds NaN or infinity: an FFT spreads it over the whole output; "
+                "method='direct' (or 'auto', which switches to direct) keeps it local",
+                RuntimeWarning,
+                stacklevel=3,
+            )
+            return
 
 
 def _max_abs(a: np.ndarray) -> float:

@@ -20,7 +20,7 @@ from fastconv._args import (
     normalize_axes,
     valid_swap_check,
 )
-from fastconv._direct import correlate_axes
+from fastconv._direct import correlate_axes, warn_if_not_finite
 from fastconv._dtypes import fft_compute_dtype, result_dtype
 
 
@@ -77,13 +77,21 @@ def _frequency_domain(in1, in2, mode, axes, workers, *, method: str) -> np.ndarr
     if mode == "valid":
         valid_swap_check(in1.shape, in2.shape, conv_axes)
     out_dtype = fft_compute_dtype(result_dtype(in1, in2))
+    warn_if_not_finite(in1, in2)
     if mode == "same":
         in2 = centre_broadcast_axes(in1.shape, in2, conv_axes)
     if not conv_axes:
         # Every axis has a length-1 side: the convolution is a broadcast product.
         return _broadcast_product(in1, in2, mode).astype(out_dtype, copy=False)
     return correlate_axes(
-        in1, in2, mode, conv_axes, flip=True, conj=False, workers=workers, method=method,
+        in1,
+        in2,
+        mode,
+        conv_axes,
+        flip=True,
+        conj=False,
+        workers=workers,
+        method=method,
         out_dtype=out_dtype,
     )
 
@@ -139,8 +147,11 @@ def choose_conv_method(
         from fastconv import signal
 
         times = {
-            m: min(timeit.repeat(lambda m=m: signal.convolve(in1, in2, mode, method=m),
-                                 number=1, repeat=5))
+            m: min(
+                timeit.repeat(
+                    lambda m=m: signal.convolve(in1, in2, mode, method=m), number=1, repeat=5
+                )
+            )
             for m in ("fft", "direct")
         }
         return min(times, key=times.get), times

@@ -24,10 +24,16 @@ from fastconv._args import (
     valid_swap_check,
 )
 from fastconv._boundary import check_boundary, fill_scalar, padded_for_boundary
-from fastconv._direct import correlate_axes
+from fastconv._convolver import Convolver
+from fastconv._direct import correlate_axes, warn_if_not_finite
 from fastconv._dtypes import ND_PATH, NUMPY_PATH, TWO_D_PATH, peer_dtype
+from fastconv._freq import choose_conv_method, fftconvolve, oaconvolve
 
 __all__ = [
+    "Convolver",
+    "choose_conv_method",
+    "fftconvolve",
+    "oaconvolve",
     "convolve",
     "correlate",
     "convolve2d",
@@ -54,8 +60,12 @@ def convolve(
     mode : {'full', 'valid', 'same'}
         Output size: the full convolution, only positions without zero padding (the larger
         input plays the signal), or the size of ``in1`` centred on the full output.
-    method : {'auto', 'direct'}
-        'auto' picks the fastest exact method available ('direct' in this version).
+    method : {'auto', 'direct', 'fft'}
+        'direct' sums the definition (SIMD); 'fft' multiplies spectra (whole-array transform
+        or overlap-save tiles, whichever is cheaper); 'auto' (default) picks the fastest by
+        fastconv's cost model, which knows the thread count and dtype, keeps integers exact
+        (FFT only where rounding provably recovers the exact integer) and runs direct when an
+        input holds NaN or infinity (an FFT would spread them over the whole output).
     axes : int or sequence of int, optional
         Axes to convolve over (default: all). Other axes must be equal or 1 and broadcast.
     workers : int, optional
@@ -118,7 +128,7 @@ def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool)
     if in1.ndim != in2.ndim:
         raise ValueError("in1 and in2 should have the same dimensionality")
     mode = check_mode(mode)
-    check_method(method)
+    method = check_method(method)
     conv_axes = normalize_axes(axes, in1.ndim)
     _check_broadcast(in1.shape, in2.shape, conv_axes)
     if mode == "valid":
@@ -130,18 +140,35 @@ def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool)
     if numpy_path and (s1[0] == 0 or s2[0] == 0):
         which = "in1" if s1[0] == 0 else "in2"
         raise ValueError(f"{name}: {which} cannot be empty along the convolved axis")
-    out_dtype = peer_dtype(in1, in2, NUMPY_PATH if numpy_path else ND_PATH, name)
+    # SciPy's FFT path (fftconvolve, then a cast to the result type) accepts what NumPy's does.
+    path = NUMPY_PATH if numpy_path or method == "fft" else ND_PATH
+    out_dtype = peer_dtype(in1, in2, path, name)
     if in1.size == 0 or in2.size == 0:
         return _empty_result(in1.shape, in2.shape, mode, conv_axes, out_dtype)
-    if not numpy_path and mode != "valid" and out_dtype.kind in "fc":
+    if method == "fft":
+        warn_if_not_finite(in1, in2)
+    elif not numpy_path and mode != "valid" and out_dtype.kind in "fc":
         out = _padding_multiplied(in1, in2, mode, conv_axes, out_dtype, flip, workers)
         if out is not None:
             return out
     # Swapping for speed is exact only where the output shape does not depend on the order.
     swap = mode == "full" and axes is None
     return correlate_axes(
-        in1, in2, mode, conv_axes, flip=flip, conj=not flip, workers=workers, swap_larger=swap
+        in1,
+        in2,
+        mode,
+        conv_axes,
+        flip=flip,
+        conj=not flip,
+        workers=workers,
+        swap_larger=swap,
+        method=_CORE_METHOD[method],
     )
+
+
+# 'fft' runs the cheaper FFT layout (one whole-array transform or overlap-save tiles); 'auto'
+# lets the core's cost model choose among direct and both FFT layouts.
+_CORE_METHOD = {"auto": "auto", "direct": "direct", "fft": "fft_any"}
 
 
 def _padding_multiplied(in1, in2, mode, conv_axes, out_dtype, flip, workers):

@@ -43,19 +43,24 @@ def fit(quick: bool = False) -> Dict[str, Dict[str, float]]:
         for k in (16, 64) if quick else (16, 64, 256):
             n = 100_000 if dt in "fd" else 20_000
             x, w = _data(n, dt, rng), _data(k, dt, rng)
-            t = _median_time(lambda: _core.correlate(x, w, "valid", 0, False, False, 1), repeat)
+            t = _median_time(
+                lambda x=x, w=w: _core.correlate(x, w, "valid", 0, False, False, 1), repeat
+            )
             direct.append(t * 1e9 / ((n - k + 1) * k))
         fft: List[float] = []
         for n in (2**12, 2**15) if quick else (2**12, 2**14, 2**16, 2**18):
             x, w = _data(n, dt, rng), _data(n // 2, dt, rng)
-            fn = lambda: _core.correlate(x, w, "full", 0, True, False, 1, None, "fft")  # noqa: E731
-            t = _median_time(fn, repeat)
+            t = _median_time(
+                lambda x=x, w=w: _core.correlate(x, w, "full", 0, True, False, 1, None, "fft"),
+                repeat,
+            )
             size = _core.fft_len(n + n // 2 - 1, dt in "fd")
             half = 0.5 if dt in "fd" else 1.0
             fft.append(t * 1e9 / (3 * half * size * math.log2(size)))
         x, w = _data(32, dt, rng), _data(8, dt, rng)
         fixed = _median_time(
-            lambda: _core.correlate(x, w, "full", 0, True, False, 1, None, "fft"), repeat
+            lambda x=x, w=w: _core.correlate(x, w, "full", 0, True, False, 1, None, "fft"),
+            repeat,
         )
         out[dt] = {
             "direct": float(np.median(direct)),
