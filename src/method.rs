@@ -123,17 +123,35 @@ fn memory_factor(points: f64, kind: Kind) -> f64 {
     1.0 + (bytes / (8.0 * 1024.0 * 1024.0)).log2().max(0.0)
 }
 
+/// Estimated time of the direct kernel, in ns.
+fn direct_estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> f64 {
+    let t = threads.max(1) as f64;
+    let one = plan.work() as f64 * direct_ns_per_mac(kind, isa);
+    let par = if t > 1.0 && one > 20_000.0 {
+        one / (1.0 + (t - 1.0) * DIRECT_PARALLEL_EFFICIENCY)
+    } else {
+        one
+    };
+    DIRECT_FIXED_NS + par
+}
+
+/// A lower bound on any FFT method: the fixed cost, plus a forward and an inverse transform
+/// per output of depth at least `log2(2 * taps)` (overlap-save tiles are at least twice the
+/// kernel), spread perfectly over the threads.
+fn fft_lower_bound(plan: &Plan, kind: Kind, threads: usize) -> f64 {
+    let outputs: f64 = plan.out_shape().iter().map(|&d| d as f64).product();
+    let taps: f64 = plan.axes.iter().map(|g| g.k as f64).product();
+    let half = if matches!(kind, Kind::F32 | Kind::F64) { 0.5 } else { 1.0 };
+    let per_output = 2.0 * half * fft_ns_per_nlogn(kind) * (2.0 * taps).log2().max(1.0);
+    FFT_FIXED_NS + outputs * per_output / threads.max(1) as f64
+}
+
 /// Estimates every method for `plan`.
 pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
     let t = threads.max(1) as f64;
     let batches: f64 = plan.batch.iter().map(|&b| b as f64).product();
     let real = matches!(kind, Kind::F32 | Kind::F64);
-    let direct_one = plan.work() as f64 * direct_ns_per_mac(kind, isa);
-    let direct_par = if t > 1.0 && direct_one > 20_000.0 {
-        direct_one / (1.0 + (t - 1.0) * DIRECT_PARALLEL_EFFICIENCY)
-    } else {
-        direct_one
-    };
+    let direct = direct_estimate(plan, kind, isa, threads);
     let c = fft_ns_per_nlogn(kind);
     let half = if real { 0.5 } else { 1.0 };
     let whole = FftLayout::whole(&plan.axes, real);
@@ -172,7 +190,7 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
         Err(_) => f64::INFINITY,
     };
     Costs {
-        direct: DIRECT_FIXED_NS + direct_par,
+        direct,
         fft,
         oa,
         oa_block,
@@ -204,6 +222,11 @@ pub fn overlap_save_block(plan: &Plan) -> Vec<usize> {
 /// exact for integers and keeps non-finite values local). Integers always go direct.
 pub fn choose(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Method {
     if kind == Kind::I64 {
+        return Method::Direct;
+    }
+    // Cheap exit first (estimating the FFT layouts costs a microsecond or two): no FFT
+    // method beats a direct call shorter than the FFT methods' lower bound.
+    if direct_estimate(plan, kind, isa, threads) <= fft_lower_bound(plan, kind, threads) {
         return Method::Direct;
     }
     let c = estimate(plan, kind, isa, threads);

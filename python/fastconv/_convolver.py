@@ -7,8 +7,15 @@ from typing import Optional, Tuple
 import numpy as np
 
 from fastconv import _core
-from fastconv._args import AxesArg, check_mode, check_workers, normalize_axes
-from fastconv._dtypes import check_supported, fft_compute_dtype
+from fastconv._args import (
+    AxesArg,
+    check_mode,
+    check_workers,
+    normalize_axes,
+    valid_swap_check,
+)
+from fastconv._dtypes import check_supported
+from fastconv._freq import fft_result_dtype
 
 _METHODS = {"auto": "auto", "direct": "direct", "fft": "fft_any", "oa": "oa"}
 
@@ -34,6 +41,9 @@ class Convolver:
         Axes to convolve over; the others broadcast (default: all).
     dtype : dtype, optional
         Signal dtype (default: the kernel's); results are floating (``fftconvolve``'s rule).
+        Signals of another numeric dtype are cast to the result dtype, except a complex signal
+        for a real convolver (TypeError: the imaginary part would be lost); non-numeric
+        signals raise as :func:`fastconv.signal.convolve` does.
     method : {'auto', 'direct', 'fft', 'oa'}
         How to compute; 'auto' picks by cost (a non-finite kernel runs direct).
     workers : int, optional
@@ -70,8 +80,10 @@ class Convolver:
         in_dtype = np.dtype(kernel.dtype if dtype is None else dtype)
         check_supported(in_dtype)
         check_supported(kernel.dtype)
-        self.dtype = fft_compute_dtype(np.result_type(in_dtype, kernel.dtype))
+        self.dtype = fft_result_dtype(in_dtype, kernel.dtype)
         conv_axes = normalize_axes(axes, kernel.ndim)
+        if mode == "valid":
+            valid_swap_check(shape, kernel.shape, conv_axes)
         batch = [d for d in range(kernel.ndim) if d not in conv_axes]
         self._order = batch + list(conv_axes)
         self._inverse = list(np.argsort(self._order))
@@ -106,6 +118,11 @@ class Convolver:
         if x.shape != self.shape:
             raise ValueError(f"this convolver was prepared for shape {self.shape}, got {x.shape}")
         check_supported(x.dtype)
+        if not np.can_cast(x.dtype, self.dtype, "same_kind"):
+            raise TypeError(
+                f"this convolver computes in {self.dtype}; a {x.dtype} signal would lose its "
+                "imaginary part (prepare the convolver with a complex dtype)"
+            )
         x = np.transpose(x.astype(self.dtype, copy=False), self._order)
         out = self._core(x)
         return np.transpose(out, self._inverse)

@@ -87,7 +87,13 @@ def correlate_axes(
             if _fft_rounds_exactly(in1, in2, axes) and _fft_pays(in1, in2, mode, axes)
             else "direct"
         )
-    cdt = fft_compute_dtype(peer_dtype) if method in _FFT_METHODS else compute_dtype(peer_dtype)
+    # An FFT computes in the float dtype of the requested output (fftconvolve's float64 for
+    # int16 with float32), else in the peer's.
+    cdt = (
+        fft_compute_dtype(out_dtype if out_dtype.kind in "fc" else peer_dtype)
+        if method in _FFT_METHODS
+        else compute_dtype(peer_dtype)
+    )
     a = to_compute(in1, cdt)
     b = to_compute(in2, cdt)
     batch = [d for d in range(a.ndim) if d not in axes]
@@ -114,7 +120,8 @@ def warn_if_not_finite(*arrays: np.ndarray) -> None:
                 "input holds NaN or infinity: an FFT spreads it over the whole output; "
                 "method='direct' (or 'auto', which switches to direct) keeps it local",
                 RuntimeWarning,
-                stacklevel=3,
+                # warn_if_not_finite <- the private helper <- the public function <- the caller
+                stacklevel=4,
             )
             return
 

@@ -21,7 +21,7 @@ from fastconv._args import (
     valid_swap_check,
 )
 from fastconv._direct import correlate_axes, warn_if_not_finite
-from fastconv._dtypes import fft_compute_dtype, result_dtype
+from fastconv._dtypes import check_supported, fft_compute_dtype, result_dtype
 
 
 def fftconvolve(
@@ -44,7 +44,10 @@ def fftconvolve(
     -------
     numpy.ndarray
         Floating result: float64 for integer/bool inputs, float32 for float16/float32,
-        complex for complex inputs (SciPy's rules). fastconv picks the cheaper FFT layout (one
+        complex for complex inputs (SciPy's rules: each input is promoted on its own, then the
+        two are). Where every axis has a length-1 side nothing is transformed: SciPy returns the
+        broadcast product ``in1 * in2`` in ``numpy.result_type`` (integers stay integers), and
+        so does fastconv. fastconv picks the cheaper FFT layout (one
         transform of the whole arrays, or overlap-save tiles); results agree with the direct
         sum within the FFT's rounding error, ``~ eps * log2(N) * ||x|| * ||w||``.
     """
@@ -71,18 +74,19 @@ def _frequency_domain(in1, in2, mode, axes, workers, *, method: str) -> np.ndarr
         raise ValueError("in1 and in2 should have the same dimensionality")
     if in1.size == 0 or in2.size == 0:
         return np.array([])
-    mode = check_mode(mode)
+    mode = _check_fft_mode(mode)
     workers = check_workers(workers)
     conv_axes = freq_axes(in1.shape, in2.shape, normalize_axes(axes, in1.ndim), axes is None)
     if mode == "valid":
         valid_swap_check(in1.shape, in2.shape, conv_axes)
-    out_dtype = fft_compute_dtype(result_dtype(in1, in2))
-    warn_if_not_finite(in1, in2)
+    out_dtype = fft_result_dtype(in1.dtype, in2.dtype)
     if mode == "same":
         in2 = centre_broadcast_axes(in1.shape, in2, conv_axes)
     if not conv_axes:
-        # Every axis has a length-1 side: the convolution is a broadcast product.
-        return _broadcast_product(in1, in2, mode).astype(out_dtype, copy=False)
+        # Every axis has a length-1 side: the convolution is a broadcast product, which SciPy
+        # returns as NumPy computes it (``result_type``, no transform, no float conversion).
+        return _broadcast_product(in1, in2, mode)
+    warn_if_not_finite(in1, in2)
     return correlate_axes(
         in1,
         in2,
@@ -94,6 +98,31 @@ def _frequency_domain(in1, in2, mode, axes, workers, *, method: str) -> np.ndarr
         method=method,
         out_dtype=out_dtype,
     )
+
+
+def _check_fft_mode(mode: object) -> str:
+    """``check_mode`` with SciPy's class for every bad mode here: its FFT functions and
+    ``choose_conv_method`` test membership in a list, so an unhashable mode is a ValueError
+    too (not the TypeError of a dict lookup)."""
+    try:
+        return check_mode(mode)
+    except TypeError:
+        raise ValueError(
+            f"Acceptable mode flags are 'valid', 'same', or 'full'; got {mode!r}"
+        ) from None
+
+
+def fft_result_dtype(dtype1, dtype2) -> np.dtype:
+    """SciPy's output dtype for ``fftconvolve``: each input is transformed in its own float
+    dtype (bool and integers in float64, float16 in float32) before the two promote, so
+    ``int16`` with ``float32`` gives float64, not ``result_type``'s float32.
+
+    Raises as :func:`fastconv._dtypes.check_supported` for dtypes the core cannot compute in.
+    """
+    dtype1, dtype2 = np.dtype(dtype1), np.dtype(dtype2)
+    check_supported(dtype1)
+    check_supported(dtype2)
+    return np.result_type(fft_compute_dtype(dtype1), fft_compute_dtype(dtype2))
 
 
 def freq_axes(s1, s2, axes, all_axes: bool):
@@ -142,7 +171,7 @@ def choose_conv_method(
     """
     in1 = as_numeric_array(in1, "in1")
     in2 = as_numeric_array(in2, "in2")
-    mode = check_mode(mode)
+    mode = _check_fft_mode(mode)
     if measure:
         from fastconv import signal
 

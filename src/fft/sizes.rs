@@ -5,29 +5,44 @@
 //! length with a large prime factor. realfft computes a length-`2m` real transform with one
 //! complex transform of length `m`, so real lengths are kept even.
 
-/// The smallest 7-smooth length `>= n` (1 for `n <= 1`).
-pub fn fast_len(n: usize) -> usize {
-    if n <= 1 {
-        return 1;
-    }
-    let mut best = n.checked_next_power_of_two().unwrap_or(usize::MAX);
-    let mut p7 = 1usize;
-    while p7 < best {
-        let mut p75 = p7;
-        while p75 < best {
-            let mut p753 = p75;
-            while p753 < best {
-                // Smallest power of two that lifts p753 to at least n.
-                let quotient = n.div_ceil(p753);
-                let candidate = quotient.next_power_of_two().saturating_mul(p753);
-                best = best.min(candidate);
-                p753 = p753.saturating_mul(3);
+use std::sync::OnceLock;
+
+/// Every 7-smooth number up to 2^40, sorted (about 17,000 of them), built once.
+fn smooth_numbers() -> &'static [usize] {
+    static TABLE: OnceLock<Vec<usize>> = OnceLock::new();
+    TABLE.get_or_init(|| {
+        const LIMIT: usize = 1 << 40;
+        let mut v = Vec::new();
+        let mut p7 = 1usize;
+        while p7 <= LIMIT {
+            let mut p5 = p7;
+            while p5 <= LIMIT {
+                let mut p3 = p5;
+                while p3 <= LIMIT {
+                    let mut p2 = p3;
+                    while p2 <= LIMIT {
+                        v.push(p2);
+                        p2 *= 2;
+                    }
+                    p3 *= 3;
+                }
+                p5 *= 5;
             }
-            p75 = p75.saturating_mul(5);
+            p7 *= 7;
         }
-        p7 = p7.saturating_mul(7);
+        v.sort_unstable();
+        v
+    })
+}
+
+/// The smallest 7-smooth length `>= n` (1 for `n <= 1`); the next power of two beyond 2^40.
+pub fn fast_len(n: usize) -> usize {
+    let table = smooth_numbers();
+    match table.binary_search(&n) {
+        Ok(i) => table[i],
+        Err(i) if i < table.len() => table[i],
+        Err(_) => n.checked_next_power_of_two().unwrap_or(usize::MAX),
     }
-    best
 }
 
 /// The smallest even 7-smooth length `>= n`, for real-input transforms.

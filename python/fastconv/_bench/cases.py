@@ -1,4 +1,9 @@
-"""Benchmark cases: the grids, deterministic inputs, float64 references, flops, tolerances."""
+"""Benchmark cases: the grids, deterministic inputs, float64 references, flops, tolerances.
+
+Two kinds of case: ``"direct"`` (the direct grid: small kernels, checked elementwise against
+an exact float64 direct sum) and ``"fft"`` (the FFT grid: long kernels and batches, checked
+normwise against a float64 FFT reference with the FFT's error bound).
+"""
 
 from __future__ import annotations
 
@@ -8,6 +13,7 @@ import math
 import numpy as np
 
 MODES = ("full", "same", "valid")
+KINDS = ("direct", "fft")
 
 
 @dataclasses.dataclass(frozen=True)
@@ -24,18 +30,31 @@ class Case:
         NumPy dtype name of both inputs, e.g. ``"float32"``.
     mode : {"full", "same", "valid"}
         Output mode, with SciPy semantics ("same" is the shape of `shape`).
+    kind : {"direct", "fft"}
+        Which grid the case belongs to; decides the reference, the tolerance and the
+        implementations that run (see :func:`fastconv._bench.peers.plan_for`).
+    axes : tuple of int, optional
+        Convolved axes (default: all). The kernel has length 1 on the other axes and is
+        broadcast along them, e.g. a batch of 1-D signals with ``axes=(-1,)``.
     """
 
     shape: tuple
     kshape: tuple
     dtype: str = "float64"
     mode: str = "full"
+    kind: str = "direct"
+    axes: tuple | None = None
 
     def __post_init__(self) -> None:
         if len(self.shape) != len(self.kshape):
             raise ValueError(f"shape {self.shape} and kshape {self.kshape} differ in ndim")
         if self.mode not in MODES:
             raise ValueError(f"mode must be one of {MODES}, got {self.mode!r}")
+        if self.kind not in KINDS:
+            raise ValueError(f"kind must be one of {KINDS}, got {self.kind!r}")
+        for d in range(self.ndim):
+            if d not in self.conv_axes and self.kshape[d] != 1:
+                raise ValueError(f"kshape {self.kshape} must be 1 off the axes {self.axes}")
 
     @property
     def ndim(self) -> int:
@@ -48,21 +67,43 @@ class Case:
         return np.dtype(self.dtype).kind == "c"
 
     @property
+    def conv_axes(self) -> tuple:
+        """The convolved axes, non-negative and sorted."""
+        if self.axes is None:
+            return tuple(range(self.ndim))
+        return tuple(sorted({a % self.ndim for a in self.axes}))
+
+    @property
+    def batched(self) -> bool:
+        """Whether some axes are not convolved (a batch of smaller convolutions)."""
+        return len(self.conv_axes) < self.ndim
+
+    @property
     def section(self) -> str:
         """Table section the case belongs to, e.g. ``"1-D, mode='full'"``."""
+        if self.kind == "fft":
+            what = "batched 1-D" if self.batched else f"{len(self.conv_axes)}-D"
+            axes = f", axes={_axes_text(self.axes)}" if self.batched else ""
+            return f"FFT grid: {what}{axes}, mode={self.mode!r}"
         return f"{self.ndim}-D, mode={self.mode!r}"
 
     @property
     def label(self) -> str:
         """Short human label of the sizes, e.g. ``"n=1e5 k=31"`` or ``"512x512 * 5x5"``."""
         if self.ndim == 1:
+            if self.kind == "fft":
+                n, k = self.shape[0], self.kshape[0]
+                return f"n={_sci(n)} k={'n/2' if 2 * k == n else _sci(k)}"
             return f"n={_short(self.shape[0])} k={self.kshape[0]}"
         return f"{_dims(self.shape)} * {_dims(self.kshape)}"
 
     @property
     def id(self) -> str:
         """Identifier without spaces, usable as a pytest id."""
-        return f"{self.ndim}d-{_dims(self.shape)}-k{_dims(self.kshape)}-{self.dtype}-{self.mode}"
+        out = f"{self.ndim}d-{_dims(self.shape)}-k{_dims(self.kshape)}-{self.dtype}-{self.mode}"
+        if self.axes is not None:
+            out += "-axes" + "_".join(str(a) for a in self.axes)
+        return out
 
     @property
     def out_shape(self) -> tuple:
@@ -75,10 +116,42 @@ class Case:
         per_mac = 8 if self.is_complex else 2
         return per_mac * math.prod(self.out_shape) * math.prod(self.kshape)
 
+    @property
+    def macs(self) -> int:
+        """Multiply-adds of a direct convolution: the exact count of products ``x[i] h[j]``
+        that land in the output (edges of "same" and "full" included, no zero padding)."""
+        if 0 in self.shape or 0 in self.kshape:
+            return 0
+        return math.prod(_pairs(n, k, self.mode) for n, k in zip(self.shape, self.kshape))
+
+    @property
+    def fft_len(self) -> int:
+        """Size of one whole-array transform: the product of ``n + k - 1`` over the convolved
+        axes (before rounding up to a fast length)."""
+        return math.prod(self.shape[a] + self.kshape[a] - 1 for a in self.conv_axes)
+
+
+def _pairs(n: int, k: int, mode: str) -> int:
+    """Products ``x[i] h[j]`` (``0 <= i < n, 0 <= j < k``) whose ``i + j`` is in the output."""
+    lo = {"full": 0, "same": (k - 1) // 2, "valid": k - 1}[mode]
+    hi = lo + _out_len(n, k, mode)
+    j = np.arange(k, dtype=np.int64)
+    return int(np.clip(np.minimum(hi - j, n) - np.maximum(lo - j, 0), 0, None).sum())
+
 
 def _short(n: int) -> str:
     e = round(math.log10(n)) if n > 0 else 0
     return f"1e{e}" if n == 10**e and e >= 3 else str(n)
+
+
+def _axes_text(axes: tuple) -> str:
+    return str(axes[0]) if len(axes) == 1 else str(tuple(axes))
+
+
+def _sci(n: int) -> str:
+    """``5e4`` for a one-digit multiple of a power of ten from 1e3 up, else ``str(n)``."""
+    e = int(math.log10(n)) if n > 0 else 0
+    return f"{n // 10**e}e{e}" if e >= 3 and n % 10**e == 0 else str(n)
 
 
 def _dims(shape: tuple) -> str:
@@ -142,7 +215,7 @@ def quick_grid() -> list:
 
 
 def demo_grid() -> list:
-    """A handful of cases for the demo's closing table (well under 5 s in total).
+    """A handful of cases for the demo's closing table (well under 2 s in total).
 
     Returns
     -------
@@ -154,7 +227,63 @@ def demo_grid() -> list:
         Case((10**6,), (11,), "float32"),
         Case((512, 512), (5, 5), "float32", "full"),
         Case((512, 512), (5, 5), "float32", "same"),
+        Case((10**5,), (10**4,), "float32", "full", "fft"),
     ]
+
+
+# ----------------------------------------------------------------------------- FFT grid
+
+
+def _fft_1d(ns, ks, dtypes=DTYPES) -> list:
+    """Long 1-D cases, mode "full"; a ``k`` of None stands for ``n // 2``."""
+    return [
+        Case((n,), (n // 2 if k is None else k,), dt, "full", "fft")
+        for n in ns
+        for k in ks
+        for dt in dtypes
+    ]
+
+
+def _fft_batched(batch: int, n: int, k: int, dtypes=DTYPES) -> list:
+    """``batch`` signals of length ``n`` (axis -1), one kernel broadcast, mode "same"."""
+    return [Case((batch, n), (1, k), dt, "same", "fft", (-1,)) for dt in dtypes]
+
+
+def _fft_2d(images, kernels, dtypes=DTYPES) -> list:
+    return [Case(i, k, dt, "same", "fft") for i in images for k in kernels for dt in dtypes]
+
+
+def fft_grid() -> list:
+    """The FFT grid (issue: long kernels, batches and large 2-D kernels).
+
+    Returns
+    -------
+    list of Case
+        Long 1-D ``n in {1e5, 1e6} x k in {1e3, 1e4, n/2}`` (mode "full"); a batch of
+        256 signals of 4096 samples with one 33-tap kernel (axis -1, mode "same"); 512x512
+        and 2048x2048 images with 15x15 and 63x63 kernels (mode "same"). Each in float32 and
+        float64, all of kind "fft".
+    """
+    return (
+        _fft_1d((10**5, 10**6), (10**3, 10**4, None))
+        + _fft_batched(256, 4096, 33)
+        + _fft_2d(((512, 512), (2048, 2048)), ((15, 15), (63, 63)))
+    )
+
+
+def fft_quick_grid() -> list:
+    """A subset of `fft_grid` for ``--quick``: one case of each section.
+
+    Returns
+    -------
+    list of Case
+        ``n=1e5 k=1e4``, the 256x4096 batch and 512x512 with 15x15, in float32 and float64.
+    """
+    return (
+        _fft_1d((10**5,), (10**4,))
+        + _fft_batched(256, 4096, 33)
+        + _fft_2d(((512, 512),), ((15, 15),))
+    )
 
 
 # ----------------------------------------------------------------------------- data
@@ -259,15 +388,106 @@ def reference(x: np.ndarray, h: np.ndarray, mode: str) -> tuple:
     return crop(ref, h.shape, mode), crop(scale, h.shape, mode)
 
 
+def _fast_len(n: int) -> int:
+    """The smallest 5-smooth number (``2^a 3^b 5^c``) at least `n`."""
+    best, p5 = 2 * max(n, 1), 1
+    while p5 < best:
+        p35 = p5
+        while p35 < best:
+            m = p35
+            while m < n:
+                m *= 2
+            best = min(best, m)
+            p35 *= 3
+        p5 *= 5
+    return best
+
+
+def fft_reference(x: np.ndarray, h: np.ndarray, case: Case) -> tuple:
+    """Float64 FFT reference for an FFT-grid case, and its normwise error scale.
+
+    An exact direct sum is out of reach here (``n=1e6, k=5e5`` is 5e11 multiply-adds), so
+    the reference is itself an FFT convolution, in float64 (complex128 for complex inputs),
+    with NumPy's pocketfft: inputs widened exactly, one whole-array transform of a 5-smooth
+    length per convolved axis, cropped to ``case.mode`` with SciPy's centring.
+
+    Parameters
+    ----------
+    x, h : numpy.ndarray
+        Signal and kernel; `h` has length 1 on the axes that `case` does not convolve.
+    case : Case
+
+    Returns
+    -------
+    ref : numpy.ndarray
+        The reference, of the output's shape.
+    scale : numpy.ndarray
+        ``||x||_2 * ||h||_2`` over the convolved axes (kept as length-1 axes, so that each
+        convolution of a batch gets its own scale), broadcastable against `ref`.
+    """
+    cplx = np.iscomplexobj(x) or np.iscomplexobj(h)
+    wide = np.complex128 if cplx else np.float64
+    x64, h64 = x.astype(wide), h.astype(wide)
+    axes = case.conv_axes
+    full = [x.shape[a] + h.shape[a] - 1 for a in axes]
+    size = [_fast_len(m) for m in full]
+    if cplx:
+        spec = np.fft.fftn(x64, size, axes) * np.fft.fftn(h64, size, axes)
+        out = np.fft.ifftn(spec, size, axes)
+    else:
+        spec = np.fft.rfftn(x64, size, axes) * np.fft.rfftn(h64, size, axes)
+        out = np.fft.irfftn(spec, size, axes)
+    out = out[
+        tuple(
+            slice(None) if d not in axes else slice(0, full[axes.index(d)]) for d in range(x.ndim)
+        )
+    ]
+    ref = np.ascontiguousarray(crop(out, h.shape, case.mode))
+
+    def norm(a):
+        return np.sqrt(np.sum(np.abs(a) ** 2, axis=axes, keepdims=True))
+
+    return ref, norm(x64) * norm(h64)
+
+
+def fft_tolerance(case: Case) -> float:
+    """Accepted `rel_err` (against `fft_reference`) for an FFT-grid case.
+
+    The normwise bound of FFT convolution: every output of a convolution computed through
+    transforms of size ``N`` in precision ``eps`` is within ``c * eps * log2(N) * ||x||_2 *
+    ||h||_2`` of the exact value, with c = 16 (a few roundings per butterfly level, room to
+    spare; the same rule as the test suite's ``fft_slack``). The float64 reference carries
+    the same kind of error, so the tolerance is ``16 * (eps(dtype) + eps(float64)) *
+    log2(N)`` relative to ``||x|| * ||h||``, ``N`` the product over the convolved axes of
+    ``n + k - 1``. Direct methods run on the same cases are held to the same bound: their
+    a-priori bound ``K * eps * sum|x||h|`` (``sum|x||h| <= ||x|| ||h||``) is looser for
+    ``K`` in the thousands, but their actual error is far inside it (it grows like the square
+    root of the number of terms), so a direct result outside it is a real failure.
+
+    Parameters
+    ----------
+    case : Case
+
+    Returns
+    -------
+    float
+    """
+    real = np.dtype(case.dtype)
+    real = np.dtype(real.char.lower()) if real.kind == "c" else real
+    eps = float(np.finfo(real).eps) + float(np.finfo(np.float64).eps)
+    return 16.0 * eps * math.log2(max(case.fft_len, 2))
+
+
 def rel_err(out, ref: np.ndarray, scale: np.ndarray) -> float:
-    """Largest error of `out`, each element relative to its sum of ``|products|``.
+    """Largest error of `out`, each element relative to its error scale.
 
     Parameters
     ----------
     out : array_like
         Result under test.
     ref, scale : numpy.ndarray
-        From `reference`.
+        From `reference` (scale: each output's sum of ``|products|``) or `fft_reference`
+        (scale: ``||x|| * ||h||``, broadcast).
 
     Returns
     -------

@@ -3,16 +3,21 @@
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import math
 import sys
 
-from . import cases, machine, peak, plot, report, runner
+from . import cases, machine, memory, peak, peers, plot, report, runner
 
 #: Timing settings: target seconds per implementation and case, bounds on the samples.
 FULL = {"budget_s": 0.2, "min_samples": 5, "max_samples": 2000}
 QUICK = {"budget_s": 0.03, "min_samples": 3, "max_samples": 200}
 DEMO = {"budget_s": 0.015, "min_samples": 3, "max_samples": 100}
+#: The FFT grid holds calls of several seconds (SciPy's 2-D direct sums): three samples.
+FFT_FULL = {**FULL, "min_samples": 3}
+
+GRIDS = ("direct", "fft", "all")
 
 
 def _positive_int(text: str) -> int:
@@ -36,6 +41,13 @@ def build_parser() -> argparse.ArgumentParser:
         type=_positive_int,
         metavar="N",
         help="fastconv thread count (default: all usable cores)",
+    )
+    p.add_argument(
+        "--grid",
+        choices=GRIDS,
+        default="all",
+        help="which grid to run: 'direct' (small kernels), 'fft' (long kernels, batches, large "
+        "2-D kernels; fastconv's methods against SciPy's FFT functions) or 'all' (default)",
     )
     p.add_argument("--json", metavar="F", help="write all raw results and machine info to F")
     p.add_argument("--plot", metavar="F.png", help="draw the ratios per case (needs matplotlib)")
@@ -93,10 +105,20 @@ def main(argv: list | None = None) -> int:
     size, repeats = 2048, (5 if args.quick else 7)
     runner.stderr_progress(f"measuring the matmul peak ({size}x{size})")
     pk = peak.measure_peak(threads, size=size, repeats=repeats)
-    grid = cases.quick_grid() if args.quick else cases.full_grid()
-    results, reported = runner.run_cases(
-        grid, threads=threads, progress=runner.stderr_progress, **settings
-    )
+    results, reported = [], threads
+    if args.grid in ("direct", "all"):
+        grid = cases.quick_grid() if args.quick else cases.full_grid()
+        results, reported = runner.run_cases(
+            grid, threads=threads, progress=runner.stderr_progress, **settings
+        )
+    fft_settings = QUICK if args.quick else FFT_FULL
+    if args.grid in ("fft", "all"):
+        grid = cases.fft_quick_grid() if args.quick else cases.fft_grid()
+        fft_results, reported = runner.run_cases(
+            grid, threads=threads, progress=runner.stderr_progress, **fft_settings
+        )
+        measure_memory(fft_results, threads, runner.stderr_progress)
+        results += fft_results
     runner.stderr_progress("")
     print(report.format_report(results, info, pk, reported))
 
@@ -105,9 +127,19 @@ def main(argv: list | None = None) -> int:
             "machine": info,
             "config": {
                 "grid": "quick" if args.quick else "full",
+                "grids": args.grid,
                 "threads": threads,
                 "fastconv_threads": reported,
                 "timing": settings,
+                "fft_timing": fft_settings,
+                "fft_limits": {
+                    "fastconv_direct_max_macs": peers.FASTCONV_DIRECT_MAX_MACS,
+                    "scipy_direct_max_macs": peers.SCIPY_DIRECT_MAX_MACS,
+                    "ndimage_large_image": peers.NDIMAGE_LARGE_IMAGE,
+                    "ndimage_large_max_taps": peers.NDIMAGE_LARGE_MAX_TAPS,
+                    "auto_bound": runner.AUTO_BOUND,
+                    "memory_min_output": memory.LARGE_OUTPUT,
+                },
             },
             "peak": pk,
             "results": [r.to_dict(pk) for r in results],
@@ -119,7 +151,19 @@ def main(argv: list | None = None) -> int:
         title = f"fastconv ({reported} thread(s)) vs peers on {info['cpu']}"
         plot.plot_ratios(results, args.plot, title)
         print(f"wrote {args.plot}")
-    return 0 if all(r.fastconv.ok for r in results) else 1
+    return 0 if all(r.fastconv_ok for r in results) else 1
+
+
+def measure_memory(results: list, threads: int, progress=None) -> None:
+    """Fill ``memory`` of the large FFT-grid results (:func:`memory.is_large`): the peak
+    resident-set growth of :data:`report.MEMORY_IMPLS`, each in a fresh process."""
+    todo = [r for r in results if memory.is_large(r.case)]
+    for i, r in enumerate(todo, 1):
+        for name in report.MEMORY_IMPLS:
+            if peers.available(name):
+                if progress is not None:
+                    progress(f"[memory {i}/{len(todo)}] {r.case.label} {r.case.dtype} {name}")
+                r.memory[name] = memory.measure(r.case, name, threads)
 
 
 def quick_table(threads: int | None = None) -> str:
@@ -136,5 +180,8 @@ def quick_table(threads: int | None = None) -> str:
         Each case's fastconv time against its fastest installed peer, with the error.
     """
     threads = threads or machine.default_threads()
-    results, reported = runner.run_cases(cases.demo_grid(), threads=threads, **DEMO)
+    planner = functools.partial(peers.plan_for, demo=True)
+    results, reported = runner.run_cases(
+        cases.demo_grid(), threads=threads, planner=planner, **DEMO
+    )
     return report.format_compact(results, reported)

@@ -10,6 +10,7 @@ from __future__ import annotations
 import dataclasses
 import importlib
 import importlib.util
+import math
 from typing import Callable
 
 import numpy as np
@@ -130,6 +131,72 @@ def _real(case: Case) -> bool:
     return not case.is_complex
 
 
+# ----------------------------------------------------------------------------- FFT grid
+
+
+def _axes_kw(case: Case) -> dict:
+    return {} if case.axes is None else {"axes": case.axes}
+
+
+def _fastconv_method(method: str):
+    def bind(case, x, h):
+        import fastconv.signal as fs
+
+        mode, kw = case.mode, _axes_kw(case)
+        return lambda: fs.convolve(x, h, mode=mode, method=method, **kw)
+
+    return bind
+
+
+def _fastconv_oa(case, x, h):
+    import fastconv.signal as fs
+
+    return lambda: fs.oaconvolve(x, h, mode=case.mode, **_axes_kw(case))
+
+
+def _scipy_fft(case, x, h):
+    from scipy import signal
+
+    # Same as signal.convolve(method="fft"), which has no axes= (and needs none here: the
+    # kernel's length-1 axes broadcast).
+    return lambda: signal.fftconvolve(x, h, mode=case.mode, **_axes_kw(case))
+
+
+def _scipy_auto(case, x, h):
+    from scipy import signal
+
+    return lambda: signal.convolve(x, h, mode=case.mode, method="auto")
+
+
+def _scipy_oa(case, x, h):
+    from scipy import signal
+
+    return lambda: signal.oaconvolve(x, h, mode=case.mode, **_axes_kw(case))
+
+
+def _pyfftw(case, x, h):
+    import pyfftw
+    import pyfftw.interfaces.scipy_fft as backend
+    from scipy import fft, signal
+
+    pyfftw.interfaces.cache.enable()  # keep FFTW plans between calls
+    mode, kw = case.mode, _axes_kw(case)
+
+    def run():
+        with fft.set_backend(backend):
+            return signal.fftconvolve(x, h, mode=mode, **kw)
+
+    return run
+
+
+def _is_fft(case: Case) -> bool:
+    return case.kind == "fft"
+
+
+def _fft_ndimage(case: Case) -> bool:
+    return _is_fft(case) and not case.batched and case.ndim == 2 and case.mode == "same"
+
+
 IMPLS = {
     i.name: i
     for i in (
@@ -150,10 +217,123 @@ IMPLS = {
             lambda c: c.ndim in (1, 2) and _real(c) and (c.mode != "same" or _odd(c)),
             _torch,
         ),
+        # The FFT grid: fastconv's methods, and SciPy's FFT functions (pyFFTW optional).
+        Impl("fastconv_auto", "fastconv", False, lambda c: True, _fastconv_method("auto")),
+        Impl("fastconv_direct", "fastconv", False, lambda c: True, _fastconv_method("direct")),
+        Impl("fastconv_fft", "fastconv", False, lambda c: True, _fastconv_method("fft")),
+        Impl("fastconv_oa", "fastconv", False, lambda c: True, _fastconv_oa),
+        Impl("scipy_fft", "scipy", False, lambda c: True, _scipy_fft),
+        Impl("scipy_auto", "scipy", False, lambda c: True, _scipy_auto),
+        Impl("scipy_oa", "scipy", False, lambda c: True, _scipy_oa),
+        Impl("pyfftw", "pyfftw", True, lambda c: True, _pyfftw),
     )
 }
 
 FASTCONV = "fastconv"
+FASTCONV_AUTO = "fastconv_auto"
+
+#: fastconv's own methods in the FFT grid, compared with ``method="auto"``.
+OWN_METHODS = ("fastconv_direct", "fastconv_fft", "fastconv_oa")
+#: Peers in the FFT grid, in table order.
+FFT_PEERS = ("scipy_direct", "scipy_fft", "scipy_auto", "scipy_oa", "ndimage", "pyfftw")
+#: Direct methods run only up to this many multiply-adds (:attr:`Case.macs`) in the FFT grid.
+FASTCONV_DIRECT_MAX_MACS = 5e9
+SCIPY_DIRECT_MAX_MACS = 2e9
+#: scipy.ndimage.convolve runs on images this large only with kernels up to this many taps.
+NDIMAGE_LARGE_IMAGE, NDIMAGE_LARGE_MAX_TAPS = 2048 * 2048, 15 * 15
+
+
+@dataclasses.dataclass(frozen=True)
+class Plan:
+    """What runs on one case.
+
+    Attributes
+    ----------
+    primary : str
+        The fastconv column every ratio is taken against.
+    own : tuple of str
+        fastconv's other methods, compared with `primary` (FFT grid only).
+    peers : tuple of str
+        Peers to run (installed ones only).
+    skipped : dict of str to str
+        Implementations that apply but are not run, with the reason (too slow).
+    """
+
+    primary: str
+    own: tuple = ()
+    peers: tuple = ()
+    skipped: dict = dataclasses.field(default_factory=dict)
+
+    @property
+    def names(self) -> list:
+        """Everything that runs, primary first."""
+        return [self.primary, *self.own, *self.peers]
+
+
+def skip_reason(name: str, case: Case) -> str | None:
+    """Why `name` is not run on FFT-grid `case` (too slow), or None.
+
+    Parameters
+    ----------
+    name : str
+    case : Case
+
+    Returns
+    -------
+    str or None
+    """
+    limit = {"fastconv_direct": FASTCONV_DIRECT_MAX_MACS, "scipy_direct": SCIPY_DIRECT_MAX_MACS}
+    if name in limit and case.macs > limit[name]:
+        return f"too slow: {case.macs:.1e} multiply-adds > {limit[name]:.0e}"
+    if (
+        name == "ndimage"
+        and math.prod(case.shape) >= NDIMAGE_LARGE_IMAGE
+        and math.prod(case.kshape) > NDIMAGE_LARGE_MAX_TAPS
+    ):
+        return "too slow: kernel above 15x15 on a 2048x2048 image"
+    return None
+
+
+def fft_peers_for(case: Case) -> list:
+    """Peers of an FFT-grid case (installed or not): SciPy's direct, FFT, auto and
+    overlap-add convolutions, ``scipy.ndimage.convolve`` (2-D images) and pyFFTW."""
+    names = list(FFT_PEERS)
+    if not _fft_ndimage(case):
+        names.remove("ndimage")
+    return [n for n in names if IMPLS[n].supports(case)]
+
+
+def plan_for(case: Case, demo: bool = False) -> Plan:
+    """What runs on `case`: installed implementations only, too-slow ones in ``skipped``.
+
+    Parameters
+    ----------
+    case : Case
+    demo : bool, optional
+        For the demo's short table: FFT cases get no own methods and only SciPy's FFT
+        peers (``scipy_fft``, ``scipy_oa``).
+
+    Returns
+    -------
+    Plan
+    """
+    if case.kind != "fft":
+        return Plan(FASTCONV, peers=tuple(p for p in peers_for(case) if available(p)))
+    if demo:
+        peers = tuple(p for p in ("scipy_fft", "scipy_oa") if available(p))
+        return Plan(FASTCONV_AUTO, peers=peers)
+    skipped, run = {}, []
+    for name in [*OWN_METHODS, *fft_peers_for(case)]:
+        if not available(name):
+            continue
+        why = skip_reason(name, case)
+        if why:
+            skipped[name] = why
+        else:
+            run.append(name)
+    own = tuple(n for n in run if n in OWN_METHODS)
+    peers = tuple(n for n in run if n not in OWN_METHODS)
+    return Plan(FASTCONV_AUTO, own, peers, skipped)
 
 
 def peers_for(case: Case) -> list:
@@ -167,8 +347,11 @@ def peers_for(case: Case) -> list:
     -------
     list of str
         1-D: numpy, scipy_direct, torch; 2-D "same": ndimage, torch; other 2-D:
-        scipy_convolve2d, scipy_direct, torch. Filtered by what supports the case.
+        scipy_convolve2d, scipy_direct, torch. Filtered by what supports the case. FFT-grid
+        cases: :func:`fft_peers_for`.
     """
+    if case.kind == "fft":
+        return fft_peers_for(case)
     if case.ndim == 1:
         names = ["numpy", "scipy_direct", "torch"]
     elif case.mode == "same":
@@ -189,6 +372,8 @@ def variants_for(case: Case) -> list:
     -------
     list of str
     """
+    if case.kind == "fft":
+        return [FASTCONV_AUTO, *OWN_METHODS]
     names = ["fastconv", "fastconv_1t", "fastconv_numpy", "fastconv_nd", "fastconv_correlate"]
     return [n for n in names if IMPLS[n].supports(case)]
 
