@@ -443,11 +443,29 @@ def fft_reference(x: np.ndarray, h: np.ndarray, case: Case) -> tuple:
         )
     ]
     ref = np.ascontiguousarray(crop(out, h.shape, case.mode))
+    return ref, norm_scale(x64, h64, case)
+
+
+def norm_scale(x: np.ndarray, h: np.ndarray, case: Case) -> np.ndarray:
+    """``||x||_2 * ||h||_2`` over `case`'s convolved axes, kept as length-1 axes: the scale of
+    the FFT error bound (:func:`fft_tolerance`), one per convolution of a batch.
+
+    Parameters
+    ----------
+    x, h : numpy.ndarray
+    case : Case
+
+    Returns
+    -------
+    numpy.ndarray
+        float64, broadcastable against the output.
+    """
 
     def norm(a):
-        return np.sqrt(np.sum(np.abs(a) ** 2, axis=axes, keepdims=True))
+        a = np.abs(a.astype(np.complex128 if np.iscomplexobj(a) else np.float64))
+        return np.sqrt(np.sum(a**2, axis=case.conv_axes, keepdims=True))
 
-    return ref, norm(x64) * norm(h64)
+    return norm(x) * norm(h)
 
 
 def fft_tolerance(case: Case) -> float:
