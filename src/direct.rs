@@ -96,13 +96,39 @@ impl Plan {
         shape
     }
 
+    /// The number of output elements (checked against overflow when the plan was made).
+    pub fn out_len(&self) -> usize {
+        let batch = self.batch.iter().fold(1usize, |a, &d| a.saturating_mul(d));
+        self.axes.iter().fold(batch, |a, g| a.saturating_mul(g.m))
+    }
+
+    /// True when this plan was made for inputs of these shapes (no allocation; the check every
+    /// entry point repeats before running a plan it was handed).
+    pub fn fits(&self, x_shape: &[usize], w_shape: &[usize]) -> bool {
+        let nb = self.batch.len();
+        x_shape.len() == w_shape.len()
+            && x_shape.len() == nb + self.axes.len()
+            && self
+                .batch
+                .iter()
+                .zip(x_shape.iter().zip(w_shape))
+                .all(|(&b, (&p, &q))| {
+                    (p == b || p == 1) && (q == b || q == 1) && (p == b || q == b)
+                })
+            && self
+                .axes
+                .iter()
+                .zip(&x_shape[nb..])
+                .zip(&w_shape[nb..])
+                .all(|((g, &n), &k)| {
+                    AxisGeometry::new(n, k, self.mode).is_ok_and(|want| want == *g)
+                })
+    }
+
     /// Multiply-adds, estimated as `out_size * prod(min(n, k))` (an output never sums more
     /// than `min(n, k)` taps per axis), saturating.
     pub fn work(&self) -> usize {
-        let out = self
-            .out_shape()
-            .iter()
-            .fold(1usize, |a, &d| a.saturating_mul(d));
+        let out = self.out_len();
         let taps = self
             .axes
             .iter()
@@ -185,10 +211,10 @@ pub fn correlate_into<T: HasRowKernel>(
         }
     }
     let batch_ndim = plan.batch.len();
-    if *plan != Plan::new(x.shape, w.shape, batch_ndim, plan.mode)? {
+    if !plan.fits(x.shape, w.shape) {
         return Err(ConvError::value("the plan does not match the input shapes"));
     }
-    if out.len() != checked_size(&plan.out_shape())? {
+    if out.len() != plan.out_len() {
         return Err(ConvError::value(
             "the output buffer does not match the output shape",
         ));

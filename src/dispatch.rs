@@ -133,14 +133,18 @@ impl Computable for i64 {
 
 /// The method that will run for `request` (the cost model's choice for `Auto`, turned to
 /// direct when an input holds NaN or infinity, which an FFT would spread everywhere).
+///
+/// The choice is made for the machine's core count, not the call's thread count, so that a
+/// result never depends on `workers` (each method is thread-count invariant on its own, but
+/// two methods round differently).
 pub fn resolve<T: Computable>(
     request: &Request,
     plan: &Plan,
     x: &[T],
     w: &[T],
     isa: Isa,
-    threads: usize,
 ) -> Method {
+    let threads = crate::parallel::available_cores();
     match request {
         Request::Exactly(m) => m.clone(),
         Request::AnyFft => {

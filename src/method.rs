@@ -146,7 +146,7 @@ fn direct_estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> f64 {
 /// per output of depth at least `log2(2 * taps)` (overlap-save tiles are at least twice the
 /// kernel), spread perfectly over the threads.
 fn fft_lower_bound(plan: &Plan, kind: Kind, threads: usize) -> f64 {
-    let outputs: f64 = plan.out_shape().iter().map(|&d| d as f64).product();
+    let outputs = plan.out_len() as f64;
     let taps: f64 = plan.axes.iter().map(|g| g.k as f64).product();
     let half = if matches!(kind, Kind::F32 | Kind::F64) {
         0.5

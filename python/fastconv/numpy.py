@@ -47,10 +47,10 @@ def convolve(a, v, mode: ModeArg = "full", *, workers: Optional[int] = None) -> 
         extended-precision dtypes, which NumPy computes with Python objects or in long
         double and fastconv refuses.
     """
-    if workers is None and _both_native_1d(a, v) and mode in _FAST_MODES and a.size and v.size:
-        if v.shape[0] > a.shape[0]:
-            a, v = v, a
-        return _core.correlate(a, v, mode, 0, True, False, None, None, "auto")
+    if workers is None:
+        fast = _core.fast_1d(a, v, mode, True, True)
+        if fast is not None:
+            return fast
     workers = check_workers(workers)
     a = np.atleast_1d(np.asarray(a))
     v = np.atleast_1d(np.asarray(v))
@@ -73,14 +73,10 @@ def correlate(a, v, mode: ModeArg = "valid", *, workers: Optional[int] = None) -
     except that the default mode is 'valid' and 0-d inputs are refused (ValueError), as NumPy
     does.
     """
-    if (
-        workers is None
-        and _both_native_1d(a, v)
-        and mode in _FAST_MODES
-        and a.size
-        and 0 < v.shape[0] <= a.shape[0]
-    ):
-        return _core.correlate(a, v, mode, 0, False, a.dtype.kind == "c", None, None, "auto")
+    if workers is None:
+        fast = _core.fast_1d(a, v, mode, False, True)
+        if fast is not None:
+            return fast
     workers = check_workers(workers)
     mode = check_numpy_mode(mode)
     a = np.asarray(a)
@@ -95,21 +91,6 @@ def correlate(a, v, mode: ModeArg = "valid", *, workers: Optional[int] = None) -
     peer_dtype(a, v, NUMPY_PATH, "correlate")
     return correlate_axes(
         a, v, mode, (0,), flip=False, conj=True, workers=workers, swap_larger=True, method="auto"
-    )
-
-
-_FAST_MODES = frozenset(("full", "same", "valid"))
-
-
-def _both_native_1d(a, v) -> bool:
-    """Two 1-D ndarrays of one dtype the core computes in directly (the common call)."""
-    return (
-        type(a) is np.ndarray
-        and type(v) is np.ndarray
-        and a.ndim == 1
-        and v.ndim == 1
-        and a.dtype == v.dtype
-        and a.dtype.char in "fdFD"
     )
 
 

@@ -170,33 +170,14 @@ def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool)
 
 
 def _fast_1d(in1, in2, mode, method, axes, workers, flip: bool):
-    """The common call, straight to the core: two non-empty 1-D arrays of one native dtype,
-    default axes and workers, on SciPy's NumPy path (where no argument needs more checking).
+    """The common call, decided and run in Rust (``_core.fast_1d``): two non-empty 1-D arrays
+    of one native dtype, default axes and workers, a mode string, on SciPy's NumPy path.
     Returns None for anything else, which then takes the full argument checks."""
-    if not (
-        type(in1) is np.ndarray
-        and type(in2) is np.ndarray
-        and in1.ndim == 1
-        and in2.ndim == 1
-        and axes is None
-        and workers is None
-        and (method == "auto" or method == "direct")
-        and in1.dtype == in2.dtype
-        and in1.dtype.char in "fdFD"
-    ):
+    if axes is not None or workers is not None or not (method == "auto" or method == "direct"):
         return None
-    n, k = in1.shape[0], in2.shape[0]
-    if n == 0 or k == 0 or mode not in _FAST_MODES or (mode == "same" and n < k):
-        return None
-    if mode == "full" and k > n:
-        if not flip:
-            return None
-        in1, in2 = in2, in1  # convolution commutes; the longer input plays the signal
-    conj = not flip and in1.dtype.kind == "c"
-    return _core.correlate(in1, in2, mode, 0, flip, conj, None, None, method)
+    return _core.fast_1d(in1, in2, mode, flip, False, method)
 
 
-_FAST_MODES = frozenset(("full", "same", "valid"))
 
 # 'fft' runs the cheaper FFT layout (one whole-array transform or overlap-save tiles); 'auto'
 # lets the core's cost model choose among direct and both FFT layouts.

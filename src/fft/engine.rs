@@ -17,7 +17,7 @@ use crate::error::{ConvError, Result};
 use crate::fft::domain::Domain;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
-use crate::geometry::{c_strides, checked_size};
+use crate::geometry::c_strides;
 use crate::parallel::pool;
 
 /// A raw output pointer shared by tiles that write disjoint elements.
@@ -71,7 +71,7 @@ where
         out: &mut [MaybeUninit<D::Sample>],
     ) -> Result<()> {
         let plan = self.plan;
-        if out.len() != checked_size(&plan.out_shape())? {
+        if out.len() != plan.out_len() {
             return Err(ConvError::value(
                 "the output buffer does not match the output shape",
             ));

@@ -113,7 +113,7 @@ fn check(
     if checked_size(xs)? != xl || checked_size(ws)? != wl {
         return Err(ConvError::value("a buffer does not match its shape"));
     }
-    if *plan != Plan::new(xs, ws, plan.batch.len(), plan.mode)? {
+    if !plan.fits(xs, ws) {
         return Err(ConvError::value("the plan does not match the input shapes"));
     }
     let d = plan.axes.len();

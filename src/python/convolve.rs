@@ -2,15 +2,15 @@
 
 use std::mem::MaybeUninit;
 
-use numpy::ndarray::{Array, ArrayViewD, IxDyn};
+use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{
-    Complex32, Complex64, Element as NpElement, IntoPyArray, PyArrayDescrMethods, PyArrayDyn,
-    PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+    Complex32, Complex64, Element as NpElement, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
+    PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
-use pyo3::exceptions::{PyMemoryError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyTuple};
+use pyo3::types::{PyDict, PyStringMethods, PyTuple};
 
 use crate::method::{choose, estimate, Costs, Kind};
 
@@ -128,7 +128,7 @@ pub fn choose_method<'py>(
                 ));
             };
             let isa = active_isa();
-            let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa, threads);
+            let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa);
             (
                 m.name(),
                 estimate(&plan, <$t as Computable>::KIND, isa, threads),
@@ -171,7 +171,11 @@ pub fn method_costs<'py>(
             )))
         }
     };
-    let threads = threads_for(workers)?;
+    // Without `workers`, the machine's core count: the basis of every automatic choice.
+    let threads = match workers {
+        None => crate::parallel::available_cores(),
+        Some(_) => threads_for(workers)?,
+    };
     let method = choose(&plan, kind, active_isa(), threads);
     let costs = estimate(&plan, kind, active_isa(), threads);
     Ok((method.name(), costs_dict(py, &costs)?))
@@ -193,6 +197,86 @@ fn threads_for(workers: Option<isize>) -> PyResult<usize> {
         Some(w) => resolve_workers(Some(w as usize))?,
         None => resolve_workers(None)?,
     })
+}
+
+/// The common 1-D call, decided and run in Rust: two non-empty 1-D arrays of one dtype among
+/// float32, float64, complex64, complex128 and a mode string. Returns `None` for anything
+/// else (the caller then takes its full Python path). `numpy_rules`: the longer input plays
+/// the signal (NumPy); otherwise SciPy's rules ('same' keeps `in1`'s length). Correlation
+/// conjugates `in2` for complex input. Runs `method` ("auto" or "direct") on the default
+/// threads.
+#[pyfunction]
+#[pyo3(signature = (in1, in2, mode, flip, numpy_rules, method="auto"))]
+pub fn fast_1d<'py>(
+    py: Python<'py>,
+    in1: &Bound<'py, PyAny>,
+    in2: &Bound<'py, PyAny>,
+    mode: &Bound<'py, PyAny>,
+    flip: bool,
+    numpy_rules: bool,
+    method: &str,
+) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let request = match method {
+        "auto" => Request::Auto,
+        "direct" => Request::Exactly(crate::method::Method::Direct),
+        _ => return Ok(None),
+    };
+    let (Ok(a), Ok(b)) = (in1.cast::<PyUntypedArray>(), in2.cast::<PyUntypedArray>()) else {
+        return Ok(None);
+    };
+    let Ok(mode) = mode.cast::<pyo3::types::PyString>() else {
+        return Ok(None);
+    };
+    let Ok(mode) = Mode::parse(&mode.to_cow()?) else {
+        return Ok(None);
+    };
+    if a.ndim() != 1 || b.ndim() != 1 || mode == Mode::SameLowCentre {
+        return Ok(None);
+    }
+    let (dt, dt2) = (a.dtype(), b.dtype());
+    if !dt.is_equiv_to(&dt2) {
+        return Ok(None);
+    }
+    let (n, k) = (a.shape()[0], b.shape()[0]);
+    if n == 0 || k == 0 {
+        return Ok(None);
+    }
+    let swap = k > n && (numpy_rules || mode == Mode::Full);
+    if swap && !flip {
+        return Ok(None); // a swapped correlation needs reversing: the Python path does it
+    }
+    let (x, w) = if swap { (in2, in1) } else { (in1, in2) };
+    let call = Call {
+        request,
+        isa: active_isa(),
+        mode,
+        batch_ndim: 0,
+        orient: Orientation { flip, conj: false },
+        threads: resolve_workers(None)?,
+    };
+    macro_rules! typed {
+        ($t:ty, $complex:expr) => {{
+            let (x, w) = (
+                x.extract::<PyReadonlyArrayDyn<'py, $t>>()?,
+                w.extract::<PyReadonlyArrayDyn<'py, $t>>()?,
+            );
+            let call = Call {
+                orient: Orientation {
+                    flip,
+                    conj: $complex && !flip,
+                },
+                ..call
+            };
+            call.run::<$t>(py, x.as_array(), w.as_array()).map(Some)
+        }};
+    }
+    match dt.char() {
+        b'd' => typed!(f64, false),
+        b'f' => typed!(f32, false),
+        b'D' => typed!(Complex64, true),
+        b'F' => typed!(Complex32, true),
+        _ => Ok(None),
+    }
 }
 
 /// The transform length fastconv uses for at least `n` points: the smallest 7-smooth length
@@ -231,6 +315,10 @@ struct Call {
 /// 2-D float64 outputs of 0.5-32 MiB).
 const LARGE_OUTPUT_BYTES: usize = 1 << 20;
 
+/// Calls with fewer multiply-adds than this (about 2 us of one core) keep the GIL: releasing
+/// it would cost a noticeable fraction of the call, and other threads wait at most that long.
+const GIL_RELEASE_WORK: usize = 1 << 16;
+
 impl Call {
     fn run<'py, T>(
         &self,
@@ -244,18 +332,14 @@ impl Call {
         let plan = Plan::new(a.shape(), b.shape(), self.batch_ndim, self.mode)?;
         let out_shape = plan.out_shape();
         let len = checked_size(&out_shape)?;
-        if len.saturating_mul(std::mem::size_of::<T>()) < LARGE_OUTPUT_BYTES {
-            let mut out: Vec<T> = Vec::new();
-            out.try_reserve_exact(len)
-                .map_err(|_| PyMemoryError::new_err("cannot allocate the output"))?;
-            self.compute(py, &plan, a, b, &mut out.spare_capacity_mut()[..len])?;
-            // SAFETY: `compute` returned Ok, so every element of `out[..len]` was written.
-            unsafe { out.set_len(len) };
-            let array = Array::from_shape_vec(IxDyn(&out_shape), out)
-                .map_err(|e| PyValueError::new_err(format!("internal shape error: {e}")))?;
-            return Ok(array.into_pyarray(py).into_any());
-        }
-        let out = empty_array::<T>(py, &out_shape)?;
+        let out = if len.saturating_mul(std::mem::size_of::<T>()) < LARGE_OUTPUT_BYTES {
+            // SAFETY: the array is fully written by `compute` before Python can see it (on an
+            // error it is dropped unseen). A NumPy allocation this small (< 1 MiB) does not fail
+            // in a working process.
+            unsafe { PyArrayDyn::<T>::new(py, IxDyn(&out_shape), false) }
+        } else {
+            empty_array::<T>(py, &out_shape)?
+        };
         {
             let mut out_rw = out
                 .try_readwrite()
@@ -272,7 +356,7 @@ impl Call {
         Ok(out.into_any())
     }
 
-    /// Runs the plan into `out` with the GIL released.
+    /// Runs the plan into `out`, with the GIL released unless the call is tiny.
     fn compute<T: Computable>(
         &self,
         py: Python<'_>,
@@ -281,7 +365,7 @@ impl Call {
         b: ArrayViewD<'_, T>,
         out: &mut [MaybeUninit<T>],
     ) -> PyResult<()> {
-        py.detach(|| -> Result<(), ConvError> {
+        let mut run = || -> Result<(), ConvError> {
             // Non-contiguous, Fortran-order and negative-stride views are copied once into C
             // order here, outside the GIL; contiguous inputs are borrowed as they are.
             let a = a.as_standard_layout();
@@ -299,7 +383,7 @@ impl Call {
                 data: bd,
                 shape: b.shape(),
             };
-            let method = resolve(&self.request, plan, x.data, w.data, self.isa, self.threads);
+            let method = resolve(&self.request, plan, x.data, w.data, self.isa);
             correlate_with(
                 &method,
                 self.isa,
@@ -310,7 +394,13 @@ impl Call {
                 self.threads,
                 out,
             )
-        })?;
+        };
+        // Releasing and re-taking the GIL costs ~0.1 us: not worth it for calls of a few us.
+        if plan.work() < GIL_RELEASE_WORK {
+            run()?;
+        } else {
+            py.detach(run)?;
+        }
         Ok(())
     }
 }

@@ -20,7 +20,7 @@ use crate::fft::plans::FftFloat;
 use crate::fft::prepared::Prepared;
 use crate::geometry::{checked_size, Mode};
 use crate::method::Method;
-use crate::parallel::resolve_workers;
+use crate::parallel::{available_cores, resolve_workers};
 use crate::simd::active_isa;
 
 /// The prepared state of each dtype (FFT methods), or the kernel for the direct method.
@@ -76,7 +76,6 @@ impl Convolver {
             mode,
             batch_ndim,
             orient,
-            threads,
             request: &request,
         };
         let (state, method, out_shape) = match dtype {
@@ -180,7 +179,6 @@ struct Args<'a> {
     mode: Mode,
     batch_ndim: usize,
     orient: Orientation,
-    threads: usize,
     request: &'a Request,
 }
 
@@ -207,8 +205,8 @@ where
         .as_slice()
         .ok_or_else(|| PyValueError::new_err("internal layout"))?;
     let method = match args.request {
-        Request::Auto => crate::method::choose(&plan, S::KIND, active_isa(), args.threads),
-        _ => resolve::<S>(args.request, &plan, &[], &[], active_isa(), args.threads),
+        Request::Auto => crate::method::choose(&plan, S::KIND, active_isa(), available_cores()),
+        _ => resolve::<S>(args.request, &plan, &[], &[], active_isa()),
     };
     let method = if S::all_finite(kdata) {
         method

@@ -19,6 +19,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(convolve::choose_method, m)?)?;
     m.add_function(wrap_pyfunction!(convolve::method_costs, m)?)?;
     m.add_function(wrap_pyfunction!(convolve::fft_len, m)?)?;
+    m.add_function(wrap_pyfunction!(convolve::fast_1d, m)?)?;
     m.add_function(wrap_pyfunction!(threads::set_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::get_num_threads, m)?)?;
     m.add_function(wrap_pyfunction!(threads::available_cores, m)?)?;

@@ -1,5 +1,9 @@
 """Implementations under test: fastconv's entry points and the peers it is compared with.
 
+:func:`plan_for` says what runs on a case: in the direct grid fastconv's direct convolution
+and its peers; in the FFT grid fastconv's ``method="auto"``, its own direct/fft/overlap-add
+methods and SciPy's (and pyFFTW's) convolutions, the too slow ones skipped.
+
 Each implementation *binds* a case and its inputs into a zero-argument callable returning the
 result as a NumPy array; input preparation (kernel flips, tensor wrapping) happens at bind
 time, outside the timed region. Every module is imported lazily, inside the bind functions.
@@ -252,11 +256,12 @@ class Plan:
     primary : str
         The fastconv column every ratio is taken against.
     own : tuple of str
-        fastconv's other methods, compared with `primary` (FFT grid only).
+        fastconv's other methods, compared with `primary` (FFT grid only), skipped ones
+        included.
     peers : tuple of str
-        Peers to run (installed ones only).
+        Peers (installed ones only), skipped ones included.
     skipped : dict of str to str
-        Implementations that apply but are not run, with the reason (too slow).
+        Implementations of `own` and `peers` that are not run, with the reason (too slow).
     """
 
     primary: str
@@ -266,8 +271,8 @@ class Plan:
 
     @property
     def names(self) -> list:
-        """Everything that runs, primary first."""
-        return [self.primary, *self.own, *self.peers]
+        """Everything that runs (not skipped), primary first."""
+        return [n for n in (self.primary, *self.own, *self.peers) if n not in self.skipped]
 
 
 def skip_reason(name: str, case: Case) -> str | None:
@@ -322,17 +327,10 @@ def plan_for(case: Case, demo: bool = False) -> Plan:
     if demo:
         peers = tuple(p for p in ("scipy_fft", "scipy_oa") if available(p))
         return Plan(FASTCONV_AUTO, peers=peers)
-    skipped, run = {}, []
-    for name in [*OWN_METHODS, *fft_peers_for(case)]:
-        if not available(name):
-            continue
-        why = skip_reason(name, case)
-        if why:
-            skipped[name] = why
-        else:
-            run.append(name)
-    own = tuple(n for n in run if n in OWN_METHODS)
-    peers = tuple(n for n in run if n not in OWN_METHODS)
+    names = [n for n in [*OWN_METHODS, *fft_peers_for(case)] if available(n)]
+    skipped = {n: why for n in names if (why := skip_reason(n, case))}
+    own = tuple(n for n in names if n in OWN_METHODS)
+    peers = tuple(n for n in names if n not in OWN_METHODS)
     return Plan(FASTCONV_AUTO, own, peers, skipped)
 
 

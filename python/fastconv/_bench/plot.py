@@ -24,6 +24,8 @@ def _minor_label(v: float, _pos) -> str:
 def plot_ratios(results: list, path: str, title: str = "") -> None:
     """Draw one group of bars per case, one bar per peer: ``peer ms / fastconv ms``.
 
+    fastconv is each case's primary column: ``method="auto"`` in the FFT grid.
+
     Parameters
     ----------
     results : list of CaseResult
@@ -39,7 +41,11 @@ def plot_ratios(results: list, path: str, title: str = "") -> None:
     peers = []
     for r in results:
         peers += [p for p in r.peers() if p not in peers]
-    labels = [f"{r.case.ndim}-D {r.case.mode} {r.case.label} {r.case.dtype}" for r in results]
+    labels = [
+        f"{'FFT ' * (r.case.kind == 'fft')}{r.case.ndim}-D {r.case.mode} {r.case.label} "
+        f"{r.case.dtype}"
+        for r in results
+    ]
     width = 0.8 / max(len(peers), 1)
     fig = Figure(figsize=(max(8.0, 0.38 * len(results) + 2), 7.5))
     FigureCanvasAgg(fig)
