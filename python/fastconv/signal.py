@@ -178,7 +178,6 @@ def _fast_1d(in1, in2, mode, method, axes, workers, flip: bool):
     return _core.fast_1d(in1, in2, mode, flip, False, method)
 
 
-
 # 'fft' runs the cheaper FFT layout (one whole-array transform or overlap-save tiles); 'auto'
 # lets the core's cost model choose among direct and both FFT layouts.
 _CORE_METHOD = {"auto": "auto", "direct": "direct", "fft": "fft_any"}
