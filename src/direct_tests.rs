@@ -8,7 +8,7 @@ use num_complex::Complex;
 use crate::direct::{correlate, ArrayRef, Orientation};
 use crate::element::Element;
 use crate::error::ConvError;
-use crate::geometry::{AxisGeometry, Mode};
+use crate::geometry::{unravel, AxisGeometry, Mode};
 use crate::simd::{scalar, supported_isas, HasRowKernel, Isa};
 
 /// A small deterministic generator (xorshift) so tests need no extra crates.
@@ -59,15 +59,6 @@ fn naive<T: Element>(x: &[T], xs: &[usize], w: &[T], ws: &[usize], mode: Mode) -
             acc
         })
         .collect()
-}
-
-fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; dims.len()];
-    for d in (0..dims.len()).rev() {
-        idx[d] = flat % dims[d];
-        flat /= dims[d];
-    }
-    idx
 }
 
 fn ravel(idx: &[usize], dims: &[usize]) -> usize {

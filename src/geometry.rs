@@ -123,6 +123,16 @@ pub fn c_strides(dims: &[usize]) -> Vec<usize> {
     strides
 }
 
+/// The C-order multi-index of flat position `flat` in an array of shape `dims`.
+pub fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+    let mut idx = vec![0; dims.len()];
+    for d in (0..dims.len()).rev() {
+        idx[d] = flat % dims[d];
+        flat /= dims[d];
+    }
+    idx
+}
+
 /// Broadcasts two batch shapes NumPy-style (equal, or one of them 1).
 ///
 /// # Errors

@@ -17,7 +17,7 @@ use crate::error::{ConvError, Result};
 use crate::fft::domain::Domain;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
-use crate::geometry::c_strides;
+use crate::geometry::{c_strides, unravel};
 use crate::parallel::pool;
 
 /// A raw output pointer shared by tiles that write disjoint elements.
@@ -285,15 +285,6 @@ fn broadcast_block(b: usize, batch: &[usize], dims: &[usize]) -> usize {
     idx.iter()
         .zip(dims)
         .fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i })
-}
-
-fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
-    let mut idx = vec![0; dims.len()];
-    for d in (0..dims.len()).rev() {
-        idx[d] = flat % dims[d];
-        flat /= dims[d];
-    }
-    idx
 }
 
 /// Calls `f` with every index of the box `0..dims[d]` (once with `[]` for no axes).
