@@ -260,7 +260,7 @@ fn results_do_not_depend_on_thread_count() {
     // 2-D: short rows grouped into tiles; long rows (5000) split into parts.
     for (xs, ws) in [
         ([300usize, 700usize], [5usize, 5usize]),
-        ([7, 5000], [3, 9]),
+        ([12, 20_000], [3, 9]),
     ] {
         let x2: Vec<f64> = (0..xs[0] * xs[1])
             .map(|_| (rng.next() % 1000) as f64 / 7.0)

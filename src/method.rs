@@ -9,6 +9,7 @@
 use crate::direct::Plan;
 use crate::fft::layout::FftLayout;
 use crate::fft::sizes::fast_len;
+use crate::parallel::PARALLEL_WORK_THRESHOLD;
 use crate::simd::Isa;
 
 /// The algorithms fastconv can run.
@@ -134,7 +135,12 @@ fn memory_factor(points: f64, kind: Kind) -> f64 {
 fn direct_estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> f64 {
     let t = threads.max(1) as f64;
     let one = plan.work() as f64 * direct_ns_per_mac(kind, isa);
-    let par = if t > 1.0 && one > 20_000.0 {
+    let bytes = match kind {
+        Kind::F32 => 4,
+        Kind::F64 | Kind::C64 | Kind::I64 => 8,
+        Kind::C128 => 16,
+    };
+    let par = if t > 1.0 && plan.work().saturating_mul(bytes) >= PARALLEL_WORK_THRESHOLD {
         one / (1.0 + (t - 1.0) * DIRECT_PARALLEL_EFFICIENCY)
     } else {
         one

@@ -13,11 +13,12 @@ use rayon::{ThreadPool, ThreadPoolBuilder};
 use crate::error::{ConvError, Result};
 
 /// Below this much work (multiply-adds times element bytes) a call runs on the calling thread
-/// alone. Waking a helper thread costs about 5-10 us on the 2-core development VM; 2^21 units
-/// are about 8 us of one core's AVX-512 work (float32 at ~60 GMAC/s, float64 at ~32 GMAC/s,
-/// measured with the 1-D valid n=1e5, k=101 case). Above it the split never lost in the
-/// `python -m fastconv bench` grid.
-pub const PARALLEL_WORK_THRESHOLD: usize = 1 << 21;
+/// alone. A call that uses the pool waits, at its end, for the helper thread to have woken up
+/// and run its (possibly empty) share, which costs 10-20 us on the 2-core development VM; 2^24
+/// units are 60-70 us of one core's AVX-512 work (float32 at ~60 GMAC/s, float64 at ~32). With
+/// the earlier 2^21 the side-by-side bench (`python -m fastconv bench --grid direct`) showed
+/// 2-thread calls of 10-30 us slower than one thread (n=1e5, k=3 float64: 33 us vs 15 us).
+pub const PARALLEL_WORK_THRESHOLD: usize = 1 << 24;
 
 /// Thread count used when a call names none; 0 means "not set yet: use all cores".
 static DEFAULT_THREADS: AtomicUsize = AtomicUsize::new(0);

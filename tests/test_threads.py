@@ -1,8 +1,8 @@
 """Threads: results independent of the thread count, thread-count control, concurrent callers,
 and the GIL released during the computation.
 
-The sizes are large enough that the core splits the work across its pool (more than 2**19
-multiply-adds): a 1-D signal of 200,000 samples with a 31-tap kernel, and a 300 x 300 image
+The sizes are large enough that the core splits the work across its pool (more than 2**24
+multiply-adds times element bytes): a 1-D signal of 200,000 samples with a 31-tap kernel, and a 900 x 900 image
 with a 5 x 5 kernel.
 """
 
@@ -50,7 +50,7 @@ def test_results_are_bitwise_identical_for_every_thread_count(dtype, mode, label
     if ndim == 1:
         x, w = _inputs(200_000, 31, dtype)
     else:
-        x, w = _inputs((300, 300), (5, 5), dtype)
+        x, w = _inputs((900, 900), (5, 5), dtype)
     results = [fn(x, w, mode, workers=n) for n in WORKERS]
     for n, r in zip(WORKERS[1:], results[1:]):
         assert r.dtype == results[0].dtype and r.shape == results[0].shape
