@@ -961,3 +961,15 @@ def test_complex_fft_keeps_the_imaginary_part(dtype, func):
     assert got.dtype == dtype
     np.testing.assert_allclose(got.imag, np.convolve(np.arange(1, 9), np.arange(1, 4)), 1e-5)
     np.testing.assert_allclose(got.real, 0, atol=1e-4)
+
+
+def test_auto_fft_on_narrow_integers_wraps_like_the_peer():
+    """int16 sums beyond int16's range: 'auto' picks FFT (exact in float64), and the result
+    must wrap as the peer's integer arithmetic does (cast through int64, not float -> int16)."""
+    rng = np.random.default_rng(0)
+    x = rng.integers(-30, 30, (200, 200)).astype(np.int16)
+    w = rng.integers(-30, 30, (60, 60)).astype(np.int16)
+    assert fs.choose_conv_method(x, w) == "fft"
+    got = fs.convolve(x, w)
+    assert got.dtype == np.int16
+    np.testing.assert_array_equal(got, ss.convolve(x, w, method="direct"))

@@ -107,7 +107,10 @@ def correlate_axes(
     if not identity:
         result = np.transpose(result, np.argsort(order))
     if exact_ints and result.dtype.kind == "f" and out_dtype.kind in "biu":
-        result = np.rint(result)
+        # The exact integer fits int64 (the rounding bound keeps it below 2**53); casting
+        # through int64 wraps to narrower dtypes as the peers' integer arithmetic does (a
+        # float to int16 cast of an out-of-range value would not).
+        result = np.rint(result).astype(np.int64)
     return from_compute(result, out_dtype)
 
 

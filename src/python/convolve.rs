@@ -241,6 +241,9 @@ pub fn fast_1d<'py>(
     if n == 0 || k == 0 {
         return Ok(None);
     }
+    if !numpy_rules && mode == Mode::Same && n < k {
+        return Ok(None); // SciPy's N-D path (it multiplies its zero padding): the Python path
+    }
     let swap = k > n && (numpy_rules || mode == Mode::Full);
     if swap && !flip {
         return Ok(None); // a swapped correlation needs reversing: the Python path does it
