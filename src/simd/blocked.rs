@@ -20,7 +20,7 @@ macro_rules! register_blocked_row_kernel {
     (features = $feat:literal, detected = $detected:expr, acc = $accn:expr,
      $name:ident, $body:ident, $edges:ident, $t:ty, $lanes:expr, $vec:ty,
      $loadu:ident, $storeu:ident, $set1:ident, $zero:ident, $fmadd:ident,
-     $masked_fma:ident) => {
+     $masked_fma:ident, $store_first:ident) => {
         /// Register-blocked SIMD row kernel (see [`crate::simd::RowKernel`]); falls back to the
         /// scalar kernel on a CPU without these instructions.
         pub fn $name(
@@ -40,6 +40,9 @@ macro_rules! register_blocked_row_kernel {
             let end = i0 + out.len();
             let (lo, hi) = (lo.clamp(i0, end), hi.clamp(i0, end));
             let (lo, hi) = if lo < hi { (lo, hi) } else { (end, end) };
+            // The interior kernel takes whole vectors; a last partial one joins the edges,
+            // which handle partial vectors with masks instead of a latency-bound scalar loop.
+            let hi = lo + (hi - lo) / $lanes * $lanes;
             // SAFETY: the instructions were detected above; row lengths were checked above, and
             // `lo..hi` lies in the interior, where every window is inside its input row.
             unsafe {
@@ -49,9 +52,9 @@ macro_rules! register_blocked_row_kernel {
             }
         }
 
-        /// Outputs `i0..i0 + out.len()` whose windows leave the input: whole vectors of outputs
-        /// with masked loads, updating only the lanes whose tap is in range (an out-of-range
-        /// tap is left out, not multiplied by zero), then scalar FMA for a last partial vector.
+        /// Outputs `i0..i0 + out.len()` whose windows leave the input: vectors of outputs with
+        /// masked loads, updating only the lanes whose tap is in range (an out-of-range tap is
+        /// left out, not multiplied by zero); a last partial vector is stored through a mask.
         ///
         /// # Safety
         /// Needs the target features; each pair's `x` has `g.n` elements and `w` has `g.k`.
@@ -65,10 +68,12 @@ macro_rules! register_blocked_row_kernel {
             let m = out.len();
             // Lane indices are compared as signed integers: keep every index far from overflow.
             let fits = g.n < (1 << 30) && g.k < (1 << 30) && g.start.unsigned_abs() < (1 << 30);
-            let whole = if fits { m - m % $lanes } else { 0 };
+            if !fits {
+                return $crate::simd::blocked::edges_fma(pairs, g, i0, out);
+            }
             let (n, k) = (g.n as isize, g.k as isize);
             let mut o = 0;
-            while o < whole {
+            while o < m {
                 let t = g.start + (i0 + o) as isize;
                 let mut acc = $zero();
                 for (x, w) in pairs {
@@ -87,10 +92,14 @@ macro_rules! register_blocked_row_kernel {
                         }
                     }
                 }
-                $storeu(out.as_mut_ptr().cast::<$t>().add(o), acc);
+                let dst = out.as_mut_ptr().cast::<$t>().add(o);
+                if o + $lanes <= m {
+                    $storeu(dst, acc);
+                } else {
+                    $store_first(dst, acc, m - o);
+                }
                 o += $lanes;
             }
-            $crate::simd::blocked::edges_fma(pairs, g, i0 + o, &mut out[o..]);
         }
 
         /// Interior outputs `i0..i0 + out.len()`.

@@ -31,7 +31,8 @@ crate::register_blocked_row_kernel!(
     _mm256_set1_ps,
     _mm256_setzero_ps,
     _mm256_fmadd_ps,
-    masked_fma_f32
+    masked_fma_f32,
+    store_first_f32
 );
 crate::register_blocked_row_kernel!(
     features = "avx2,fma",
@@ -48,7 +49,8 @@ crate::register_blocked_row_kernel!(
     _mm256_set1_pd,
     _mm256_setzero_pd,
     _mm256_fmadd_pd,
-    masked_fma_f64
+    masked_fma_f64,
+    store_first_f64
 );
 
 /// `acc + x * w` in the lanes `l` with `0 <= first + l < n`, `acc` elsewhere; lanes outside
@@ -90,4 +92,28 @@ unsafe fn masked_fma_f64(
     let mask = _mm256_and_si256(ge0, ltn);
     let xv = _mm256_maskload_pd(x, mask);
     _mm256_blendv_pd(acc, _mm256_fmadd_pd(xv, w, acc), _mm256_castsi256_pd(mask))
+}
+
+/// Stores the first `count` (< 8) lanes of `v` at `dst`; the memory past them is not touched.
+///
+/// # Safety
+/// Needs AVX2; `dst` is valid for `count` writes.
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store_first_f32(dst: *mut f32, v: __m256, count: usize) {
+    let idx = _mm256_setr_epi32(0, 1, 2, 3, 4, 5, 6, 7);
+    let mask = _mm256_cmpgt_epi32(_mm256_set1_epi32(count as i32), idx);
+    _mm256_maskstore_ps(dst, mask, v);
+}
+
+/// The `f64` counterpart of [`store_first_f32`] (`count` < 4).
+///
+/// # Safety
+/// As [`store_first_f32`].
+#[inline]
+#[target_feature(enable = "avx2,fma")]
+unsafe fn store_first_f64(dst: *mut f64, v: __m256d, count: usize) {
+    let idx = _mm256_setr_epi64x(0, 1, 2, 3);
+    let mask = _mm256_cmpgt_epi64(_mm256_set1_epi64x(count as i64), idx);
+    _mm256_maskstore_pd(dst, mask, v);
 }

@@ -30,7 +30,8 @@ crate::register_blocked_row_kernel!(
     _mm512_set1_ps,
     _mm512_setzero_ps,
     _mm512_fmadd_ps,
-    masked_fma_f32
+    masked_fma_f32,
+    store_first_f32
 );
 crate::register_blocked_row_kernel!(
     features = "avx512f,fma",
@@ -47,7 +48,8 @@ crate::register_blocked_row_kernel!(
     _mm512_set1_pd,
     _mm512_setzero_pd,
     _mm512_fmadd_pd,
-    masked_fma_f64
+    masked_fma_f64,
+    store_first_f64
 );
 
 /// Bit `l` set for the lanes `l < lanes` with `0 <= first + l < n`.
@@ -88,6 +90,26 @@ unsafe fn masked_fma_f64(
     let k = lane_bits(first, n, 8) as __mmask8;
     let xv = _mm512_maskz_loadu_pd(k, x);
     _mm512_mask3_fmadd_pd(xv, w, acc, k)
+}
+
+/// Stores the first `count` (< 16) lanes of `v` at `dst`; the memory past them is not touched.
+///
+/// # Safety
+/// Needs AVX-512F; `dst` is valid for `count` writes.
+#[inline]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn store_first_f32(dst: *mut f32, v: __m512, count: usize) {
+    _mm512_mask_storeu_ps(dst, ((1u32 << count) - 1) as __mmask16, v);
+}
+
+/// The `f64` counterpart of [`store_first_f32`] (`count` < 8).
+///
+/// # Safety
+/// As [`store_first_f32`].
+#[inline]
+#[target_feature(enable = "avx512f,fma")]
+unsafe fn store_first_f64(dst: *mut f64, v: __m512d, count: usize) {
+    _mm512_mask_storeu_pd(dst, ((1u32 << count) - 1) as __mmask8, v);
 }
 
 #[cfg(test)]
