@@ -2,8 +2,8 @@
 and the GIL released during the computation.
 
 The sizes are large enough that the core splits the work across its pool (more than 2**24
-multiply-adds times element bytes): a 1-D signal of 200,000 samples with a 31-tap kernel, and a 900 x 900 image
-with a 5 x 5 kernel.
+multiply-adds times element bytes): a 1-D signal of 200,000 samples with a 31-tap kernel, and a
+900 x 900 image with a 5 x 5 kernel.
 """
 
 from __future__ import annotations
