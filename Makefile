@@ -6,7 +6,7 @@ PY     := $(VENV)/bin/python
 PIP    := $(PY) -m pip
 CARGO  ?= cargo
 
-.PHONY: help venv build demo test test-rust test-python lint fmt bench clean
+.PHONY: help venv build demo test test-rust test-python test-scalar lint fmt bench clean
 
 help:  ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -31,7 +31,10 @@ test-rust:  ## cargo tests of the pure-Rust core (no Python)
 test-python: build  ## pytest (tests/ and a smoke run of benches/)
 	$(PY) -m pytest
 
-test: test-rust test-python  ## everything CI runs
+test-scalar: build  ## the Python suite again on the portable kernel (FASTCONV_ISA=scalar)
+	FASTCONV_ISA=scalar $(PY) -m pytest tests
+
+test: test-rust test-scalar test-python  ## everything CI runs
 
 lint: venv  ## cargo fmt --check, clippy -D warnings, ruff
 	$(CARGO) fmt --all -- --check
