@@ -93,6 +93,9 @@ const DIRECT_FIXED_NS: f64 = 500.0;
 const FFT_TILE_NS: f64 = 900.0;
 const FFT_POINT_NS: f64 = 0.5;
 
+/// Transforms of the kernel per call (one spectrum, shared by every batch and tile).
+const KERNEL_TRANSFORMS: f64 = 1.0;
+
 /// Fraction of ideal speed-up the direct kernel reaches on `t` threads above the threshold.
 const DIRECT_PARALLEL_EFFICIENCY: f64 = 0.9;
 /// Speed-up of one whole-array FFT on several threads: only the two forward transforms and
@@ -174,10 +177,12 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
     let whole = FftLayout::whole(&plan.axes, real);
     let n_whole: f64 = whole.f.iter().map(|&f| f as f64).product();
     // Kernel spectrum once per kernel block, one forward and one inverse per batch.
-    let w_blocks = 1.0;
-    let fft_one =
-        c * half * nlogn(n_whole) * memory_factor(n_whole, kind) * (w_blocks + 2.0 * batches)
-            + batches * (FFT_TILE_NS + FFT_POINT_NS * n_whole);
+    let fft_one = c
+        * half
+        * nlogn(n_whole)
+        * memory_factor(n_whole, kind)
+        * (KERNEL_TRANSFORMS + 2.0 * batches)
+        + batches * (FFT_TILE_NS + FFT_POINT_NS * n_whole);
     let fft_gain = if batches >= 2.0 * t {
         t * 0.9
     } else {
@@ -197,7 +202,7 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
                 * half
                 * nlogn(n_tile)
                 * memory_factor(n_tile, kind)
-                * (w_blocks + 2.0 * tiles * batches)
+                * (KERNEL_TRANSFORMS + 2.0 * tiles * batches)
                 + tiles * batches * (FFT_TILE_NS + FFT_POINT_NS * n_tile);
             let gain = if tiles * batches >= 2.0 * t {
                 t * 0.9

@@ -49,7 +49,7 @@ impl<T, D> FftJob<'_, T, D>
 where
     T: FftFloat,
     D: Domain<T>,
-    D::Sample: Element + ScaleBy<T>,
+    D::Sample: Element,
 {
     /// Writes every element of `out` (C order, `plan.out_shape()`).
     ///
@@ -267,12 +267,6 @@ where
             .collect()
     }
 }
-
-/// Samples that can be scaled by a real factor (only the kernel spectrum is scaled, but the
-/// bound keeps the engine honest about its sample types).
-pub trait ScaleBy<T> {}
-impl<T: FftFloat> ScaleBy<T> for T {}
-impl<T: FftFloat> ScaleBy<T> for C<T> {}
 
 fn zero<T: FftFloat>() -> C<T> {
     C::new(T::zero(), T::zero())

@@ -79,7 +79,6 @@ fn run<T, D>(
 where
     T: FftFloat,
     D: Domain<T>,
-    D::Sample: engine::ScaleBy<T>,
 {
     // The engine convolves: its kernel is the reverse of the correlation kernel.
     let nb = plan.batch.len();

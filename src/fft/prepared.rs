@@ -8,7 +8,7 @@ use std::mem::MaybeUninit;
 use crate::direct::{orient_kernel, ArrayRef, Orientation, Plan};
 use crate::error::{ConvError, Result};
 use crate::fft::domain::Domain;
-use crate::fft::engine::{FftJob, ScaleBy};
+use crate::fft::engine::FftJob;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
 
@@ -27,7 +27,6 @@ impl<T, D> Prepared<T, D>
 where
     T: FftFloat,
     D: Domain<T>,
-    D::Sample: ScaleBy<T>,
 {
     /// Prepares the correlation of signals of shape `x_shape` with `w` (applied as `orient`
     /// says), tiled by `layout`; `make_domain` builds the transforms for the layout's lengths.

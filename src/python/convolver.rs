@@ -14,7 +14,6 @@ use crate::direct::{ArrayRef, Orientation, Plan};
 use crate::dispatch::{resolve, Computable, Request};
 use crate::error::ConvError;
 use crate::fft::domain::{ComplexDomain, Domain, RealDomain};
-use crate::fft::engine::ScaleBy;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::FftFloat;
 use crate::fft::prepared::Prepared;
@@ -193,7 +192,6 @@ fn prepare<S, D>(
 where
     S: Computable + NpElement + Real,
     D: Domain<S::F, Sample = S>,
-    S: ScaleBy<S::F>,
 {
     let k = kernel.extract::<PyReadonlyArrayDyn<'_, S>>()?;
     let plan = Plan::new(args.shape, k.shape(), args.batch_ndim, args.mode)?;
@@ -247,7 +245,7 @@ fn apply<'py, S, D>(
     threads: usize,
 ) -> PyResult<Bound<'py, PyAny>>
 where
-    S: Computable + NpElement + Real + ScaleBy<S::F>,
+    S: Computable + NpElement + Real,
     D: Domain<S::F, Sample = S>,
 {
     let x = x.extract::<PyReadonlyArrayDyn<'py, S>>()?;
