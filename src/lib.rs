@@ -11,6 +11,7 @@ pub mod error;
 pub mod fft;
 pub mod geometry;
 pub mod method;
+pub mod nn;
 pub mod parallel;
 pub mod rows;
 pub mod simd;

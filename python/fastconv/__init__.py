@@ -12,7 +12,7 @@ Threads: :func:`set_num_threads`, :func:`get_num_threads`, the :func:`threads` c
 manager, and ``workers=`` on every function.
 """
 
-from fastconv import _core, linalg, ndimage, numpy, signal
+from fastconv import _core, linalg, ndimage, nn, numpy, signal
 from fastconv._threads import get_num_threads, set_num_threads, threads
 
 __version__ = _core.__version__
@@ -22,6 +22,7 @@ __all__ = [
     "get_num_threads",
     "linalg",
     "ndimage",
+    "nn",
     "numpy",
     "set_num_threads",
     "signal",

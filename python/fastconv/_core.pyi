@@ -66,3 +66,126 @@ def isa() -> str:
 
 def supported_isas() -> List[str]:
     """Every instruction set this CPU can run, 'scalar' first."""
+
+# ---------------------------------------------------------------------------------------------
+# Neural-network convolution (src/nn, src/python/nn.rs). Arrays are C-contiguous float32 or
+# float64, all of one dtype; ``input`` is (N, C_in, *S) with 1 to 3 spatial axes; ``weight`` is
+# (C_out, C_in // groups, *K). ``stride`` and ``dilation`` hold one positive int per spatial
+# axis, ``padding`` one (before, after) pair of non-negative ints per spatial axis (zeros).
+# Output spatial size: O = (S + before + after - dilation * (K - 1) - 1) // stride + 1 >= 1.
+# Results are bitwise identical for every ``workers``. Raise ValueError for inconsistent
+# shapes/arguments, MemoryError when a size overflows, TypeError for other dtypes.
+# ---------------------------------------------------------------------------------------------
+
+def conv_forward(
+    input: npt.NDArray[np.floating],
+    weight: npt.NDArray[np.floating],
+    bias: Optional[npt.NDArray[np.floating]],
+    stride: Sequence[int],
+    padding: Sequence[Tuple[int, int]],
+    dilation: Sequence[int],
+    groups: int,
+    out: Optional[npt.NDArray[np.floating]] = None,
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """Cross-correlation layer forward pass, (N, C_out, *O); writes into ``out`` if given."""
+
+def conv_grad_input(
+    grad_output: npt.NDArray[np.floating],
+    weight: npt.NDArray[np.floating],
+    input_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[Tuple[int, int]],
+    dilation: Sequence[int],
+    groups: int,
+    out: Optional[npt.NDArray[np.floating]] = None,
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """Gradient of the loss with respect to the input, (N, C_in, *input_size).
+
+    ``input_size`` is the spatial shape S (it cannot be recovered from O when stride > 1).
+    This is also the transposed convolution's forward pass.
+    """
+
+def conv_grad_weight(
+    grad_output: npt.NDArray[np.floating],
+    input: npt.NDArray[np.floating],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[Tuple[int, int]],
+    dilation: Sequence[int],
+    groups: int,
+    out: Optional[npt.NDArray[np.floating]] = None,
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """Gradient with respect to the weight, (C_out, C_in // groups, *kernel_size): the sum over
+    every batch element and output position where each tied weight was used."""
+
+def unfold(
+    input: npt.NDArray[np.floating],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[Tuple[int, int]],
+    dilation: Sequence[int],
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """im2col: (N, C, *S) -> (N, C * prod(K), L), L = prod(O); torch's row order (c, k...)."""
+
+def fold(
+    columns: npt.NDArray[np.floating],
+    output_size: Sequence[int],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[Tuple[int, int]],
+    dilation: Sequence[int],
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """col2im: (N, C * prod(K), L) -> (N, C, *output_size), summing overlapping entries."""
+
+# Pooling (src/nn/pool.rs, src/python/pool.rs). ``input`` is (N, C, *S), 1 to 3 spatial axes;
+# ``padding`` is one symmetric int per axis (torch's rule: at most half the kernel).
+
+def max_pool_forward(
+    input: npt.NDArray[np.floating],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    dilation: Sequence[int],
+    ceil_mode: bool,
+    workers: Optional[int] = None,
+) -> Tuple[npt.NDArray[np.floating], npt.NDArray[np.int64]]:
+    """Max pooling: the output and, per output element, the flat index of the chosen input
+    element within its (n, c) plane (torch's ``return_indices``). NaN propagates as in torch."""
+
+def max_pool_backward(
+    grad_output: npt.NDArray[np.floating],
+    indices: npt.NDArray[np.int64],
+    input_size: Sequence[int],
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """Scatter-adds ``grad_output`` to the recorded indices: (N, C, *input_size)."""
+
+def avg_pool_forward(
+    input: npt.NDArray[np.floating],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Optional[int],
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """Average pooling with torch's divisor rules."""
+
+def avg_pool_backward(
+    grad_output: npt.NDArray[np.floating],
+    input_size: Sequence[int],
+    kernel_size: Sequence[int],
+    stride: Sequence[int],
+    padding: Sequence[int],
+    ceil_mode: bool,
+    count_include_pad: bool,
+    divisor_override: Optional[int],
+    workers: Optional[int] = None,
+) -> npt.NDArray[np.floating]:
+    """Gradient of average pooling: (N, C, *input_size)."""

@@ -826,3 +826,11 @@ def correlation_lags(in1_len, in2_len, mode="full"):
         raise ValueError(f"Mode {mode} is invalid")
     is_int = isinstance(in1_len, int) and isinstance(in2_len, int)
     return _build(lags, (len(lags),), np.int64 if is_int else np.float64)
+
+# Neural-network references live in their own modules; they are part of this namespace.
+from fastconv._reference_nn import *  # noqa: E402, F403
+from fastconv._reference_nn import __all__ as _nn_all  # noqa: E402
+from fastconv._reference_pool import *  # noqa: E402, F403
+from fastconv._reference_pool import __all__ as _pool_all  # noqa: E402
+
+__all__ = [*__all__, *_nn_all, *_pool_all]

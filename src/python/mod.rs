@@ -7,6 +7,8 @@
 mod convolve;
 mod convolver;
 mod errors;
+mod nn;
+mod pool;
 mod threads;
 
 use pyo3::prelude::*;
@@ -26,6 +28,8 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(threads::isa, m)?)?;
     m.add_function(wrap_pyfunction!(threads::supported_isas, m)?)?;
     m.add_class::<convolver::Convolver>()?;
+    nn::register(m)?;
+    pool::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

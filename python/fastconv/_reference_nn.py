@@ -1,0 +1,3 @@
+"""Pure-Python references for neural-network convolution (see fastconv.reference)."""
+
+__all__: list = []

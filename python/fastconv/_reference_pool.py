@@ -1,0 +1,3 @@
+"""Pure-Python references for pooling (see fastconv.reference)."""
+
+__all__: list = []

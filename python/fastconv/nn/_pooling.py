@@ -1,0 +1,3 @@
+"""Pooling layers' functional forms (max/avg, forward and backward)."""
+
+__all__: list = []
