@@ -14,7 +14,8 @@ help:  ## list the targets
 $(VENV)/.deps: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
 	$(PIP) install -q --upgrade pip
-	$(PIP) install -q "maturin>=1.8,<2" numpy scipy "hypothesis>=6.100" "pytest>=8" "pytest-benchmark>=4" matplotlib "ruff>=0.6"
+	$(PIP) install -q "maturin>=1.8,<2" numpy scipy "hypothesis>=6.100" "pytest>=8" "pytest-benchmark>=4" matplotlib "ruff>=0.6" \
+		"tqdm>=4.60" "scikit-learn>=1.2" "mnist1d>=0.0.2" "dask[array]>=2024.1" "distributed>=2024.1"
 	touch $@
 
 venv: $(VENV)/.deps  ## create .venv with the build and test dependencies
