@@ -13,6 +13,7 @@ use std::sync::Mutex;
 use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
+use crate::interrupt::{self, Cancel};
 use crate::parallel::{helper_pool, PARALLEL_WORK_THRESHOLD};
 use crate::rows::RowPairs;
 use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
@@ -20,6 +21,10 @@ use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
 /// Outputs per tile when threads share the work: small enough that a 1-D signal of 10^4
 /// samples still splits across threads, large enough that taking a tile is negligible.
 const COL_TILE: usize = 2048;
+
+/// Longest stretch of one row that a single-threaded call computes between two checks for
+/// cancellation (a multiple of 64 elements, a whole number of SIMD blocks).
+const SERIAL_STRETCH: usize = 1 << 16;
 
 /// A borrowed C-contiguous N-D array.
 #[derive(Debug)]
@@ -228,6 +233,7 @@ pub fn correlate_into<T: HasRowKernel>(
             shape: w.shape,
         },
         kernel: T::row_kernel(isa),
+        cancel: interrupt::current(),
     };
     job.run(out, threads)
 }
@@ -270,6 +276,8 @@ pub fn orient_kernel<'a, T: Element>(
 /// Everything a tile needs, shared by all threads.
 struct Job<'a, T> {
     plan: &'a Plan,
+    /// Checked between tiles (and between stretches of rows on one thread): Ctrl-C.
+    cancel: Cancel,
     x: ArrayRef<'a, T>,
     w: ArrayRef<'a, T>,
     kernel: RowKernel<T>,
@@ -284,10 +292,19 @@ impl<T: HasRowKernel> Job<'_, T> {
         let work = self.plan.work().saturating_mul(std::mem::size_of::<T>());
         if threads <= 1 || work < PARALLEL_WORK_THRESHOLD {
             let mut rows = RowPairs::new(self.plan, self.x, self.w);
+            // Long rows go in stretches so that a cancellation is seen within one stretch;
+            // each output element is computed alone, so the split does not change a bit.
+            let stretch = row_len.min(SERIAL_STRETCH);
+            let stretches_per_check = (COL_TILE / stretch).max(1);
             for (r, row) in out.chunks_mut(row_len).enumerate() {
-                self.row(&mut rows, r, 0, row);
+                for (s, seg) in row.chunks_mut(stretch).enumerate() {
+                    if (r * row_len.div_ceil(stretch) + s) % stretches_per_check == 0 {
+                        self.cancel.check()?;
+                    }
+                    self.row(&mut rows, r, s * stretch, seg);
+                }
             }
-            return Ok(());
+            return self.cancel.check();
         }
         let queue = Mutex::new(tiles(out, row_len).into_iter());
         // Every participant, the calling thread included, takes tiles until none is left: the
@@ -295,6 +312,9 @@ impl<T: HasRowKernel> Job<'_, T> {
         let drain = || {
             let mut rows = RowPairs::new(self.plan, self.x, self.w);
             loop {
+                if self.cancel.is_cancelled() {
+                    break;
+                }
                 let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
                 let Some(tile) = next else { break };
                 for (r, i0, seg) in tile.rows(row_len) {
@@ -308,7 +328,7 @@ impl<T: HasRowKernel> Job<'_, T> {
             }
             drain();
         });
-        Ok(())
+        self.cancel.check()
     }
 
     /// Computes output row `r`, columns `i0..i0 + seg.len()`.

@@ -18,6 +18,7 @@ use crate::fft::domain::Domain;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
 use crate::geometry::{c_strides, unravel};
+use crate::interrupt;
 use crate::parallel::pool;
 
 /// A raw output pointer shared by tiles that write disjoint elements.
@@ -88,6 +89,7 @@ where
         if out.is_empty() {
             return Ok(());
         }
+        let cancel = interrupt::current();
         let per_batch: Vec<usize> = self.layout.tiles_per_axis(&plan.axes);
         let tiles_per_batch: usize = per_batch.iter().product();
         let total = tiles_per_batch * plan.batch.iter().product::<usize>();
@@ -121,6 +123,9 @@ where
                 }
             };
             let run_tile = |bufs: &mut (Vec<D::Sample>, Vec<C<T>>), t: usize| {
+                if cancel.is_cancelled() {
+                    return;
+                }
                 let (b, tile) = (t / tiles_per_batch, t % tiles_per_batch);
                 let kernel = &kernels[self.w_block(b, nb)];
                 self.tile_forward(bufs, b, tile, &per_batch, inner);
@@ -132,7 +137,7 @@ where
                 let mut bufs = new_bufs();
                 (0..total).for_each(|t| run_tile(&mut bufs, t));
             }
-            Ok(())
+            cancel.check()
         };
         if threads > 1 {
             pool(threads)?.install(work)

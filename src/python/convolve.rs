@@ -19,6 +19,7 @@ use crate::dispatch::{correlate_with, resolve, Computable, Request};
 use crate::error::ConvError;
 use crate::geometry::{checked_size, AxisGeometry, Mode};
 use crate::parallel::resolve_workers;
+use crate::python::interrupt::{detach_interruptible, INTERRUPTIBLE_WORK};
 use crate::simd::{active_isa, Isa};
 
 /// Correlates `in1` with `in2` along their trailing axes (convolves when `flip`).
@@ -399,10 +400,11 @@ impl Call {
             )
         };
         // Releasing and re-taking the GIL costs ~0.1 us: not worth it for calls of a few us.
-        if plan.work() < GIL_RELEASE_WORK {
+        let work = plan.work();
+        if work < GIL_RELEASE_WORK {
             run()?;
         } else {
-            py.detach(run)?;
+            detach_interruptible(py, work >= INTERRUPTIBLE_WORK, run)?;
         }
         Ok(())
     }

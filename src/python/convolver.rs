@@ -10,6 +10,11 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::python::interrupt::detach_interruptible;
+
+/// Output length from which a convolver call can be stopped by Ctrl-C (~10 ms of transforms).
+const CONVOLVER_INTERRUPTIBLE_LEN: usize = 1 << 20;
+
 use crate::direct::{ArrayRef, Orientation, Plan};
 use crate::dispatch::{resolve, Computable, Request};
 use crate::error::ConvError;
@@ -255,7 +260,9 @@ where
     let mut out: Vec<S> = Vec::new();
     out.try_reserve_exact(len)
         .map_err(|_| pyo3::exceptions::PyMemoryError::new_err("cannot allocate the output"))?;
-    py.detach(|| -> Result<(), ConvError> {
+    // Interruptible when the signal is large (the transforms then take a while).
+    let long = len >= CONVOLVER_INTERRUPTIBLE_LEN;
+    detach_interruptible(py, long, || -> Result<(), ConvError> {
         let xs = view.as_standard_layout();
         let data = xs
             .as_slice()

@@ -7,6 +7,7 @@
 mod convolve;
 mod convolver;
 mod errors;
+mod interrupt;
 mod nn;
 mod pool;
 mod threads;
