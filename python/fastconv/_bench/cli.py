@@ -8,7 +8,7 @@ import json
 import math
 import sys
 
-from . import cases, machine, memory, peak, peers, plot, report, runner
+from . import cases, machine, memory, nn_bench, peak, peers, plot, report, runner
 
 #: Timing settings: target seconds per implementation and case, bounds on the samples.
 FULL = {"budget_s": 0.2, "min_samples": 5, "max_samples": 2000}
@@ -17,7 +17,7 @@ DEMO = {"budget_s": 0.015, "min_samples": 3, "max_samples": 100}
 #: The FFT grid holds calls of several seconds (SciPy's 2-D direct sums): three samples.
 FFT_FULL = {**FULL, "min_samples": 3}
 
-GRIDS = ("direct", "fft", "all")
+GRIDS = ("direct", "fft", "nn", "all")
 
 
 def _positive_int(text: str) -> int:
@@ -54,7 +54,9 @@ def build_parser() -> argparse.ArgumentParser:
         choices=GRIDS,
         default="all",
         help="which grid to run: 'direct' (small kernels), 'fft' (long kernels, batches, large "
-        "2-D kernels; fastconv's methods against SciPy's FFT functions) or 'all' (default)",
+        "2-D kernels; fastconv's methods against SciPy's FFT functions), 'nn' (conv layers "
+        "forward and forward+backward against PyTorch and a NumPy im2col baseline, with peak "
+        "memory) or 'all' (default)",
     )
     p.add_argument("--json", metavar="F", help="write all raw results and machine info to F")
     p.add_argument("--plot", metavar="F.png", help="draw the ratios per case (needs matplotlib)")
@@ -115,6 +117,18 @@ def main(argv: list | None = None) -> int:
         runner.stderr_progress(f"measuring the matmul peak ({size}x{size})")
         pk = peak.measure_peak(threads, size=size, repeats=repeats)
     results, reported = [], threads
+    nn_text, nn_results, nn_memory = None, [], []
+    if args.grid in ("nn", "all"):
+        nn_results = nn_bench.run(threads, quick=args.quick, progress=runner.stderr_progress)
+        runner.stderr_progress("[nn] peak memory of one forward+backward")
+        nn_memory = [nn_bench.measure_memory(threads, "fastconv")]
+        if nn_bench.torch_available():
+            nn_memory.append(nn_bench.measure_memory(threads, "torch"))
+        nn_text = (
+            nn_bench.format_table(nn_results, pk, threads)
+            + "\n\n"
+            + nn_bench.format_memory(nn_memory)
+        )
     if args.grid in ("direct", "all"):
         grid = cases.quick_grid() if args.quick else cases.full_grid()
         results, reported = runner.run_cases(
@@ -129,7 +143,10 @@ def main(argv: list | None = None) -> int:
         measure_memory(fft_results, threads, runner.stderr_progress)
         results += fft_results
     runner.stderr_progress("")
-    print(report.format_report(results, info, pk, reported))
+    if results or nn_text is None:
+        print(report.format_report(results, info, pk, reported))
+    if nn_text is not None:
+        print(("\n" if results else "") + nn_text)
 
     if args.json:
         doc = {
@@ -152,15 +169,18 @@ def main(argv: list | None = None) -> int:
             },
             "peak": pk,
             "results": [r.to_dict(pk) for r in results],
+            "nn": [r.to_dict() for r in nn_results],
+            "nn_memory": nn_memory,
         }
         with open(args.json, "w", encoding="utf-8") as f:
             json.dump(_finite(doc), f, indent=1)
         print(f"\nwrote {args.json}")
-    if args.plot:
+    if args.plot and results:
         title = f"fastconv ({reported} thread(s)) vs peers on {info['cpu']}"
         plot.plot_ratios(results, args.plot, title)
         print(f"wrote {args.plot}")
-    return 0 if all(r.fastconv_ok for r in results) else 1
+    nn_ok = all(r.error <= nn_bench.MAX_ERROR for r in nn_results)
+    return 0 if nn_ok and all(r.fastconv_ok for r in results) else 1
 
 
 def measure_memory(results: list, threads: int, progress=None) -> None:
