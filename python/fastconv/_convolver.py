@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import operator
 from typing import Optional, Tuple
 
 import numpy as np
@@ -14,6 +15,7 @@ from fastconv._args import (
     normalize_axes,
     valid_swap_check,
 )
+from fastconv._direct import warn_if_not_finite
 from fastconv._dtypes import check_supported
 from fastconv._freq import fft_result_dtype
 
@@ -68,7 +70,7 @@ class Convolver:
         workers: Optional[int] = None,
     ) -> None:
         kernel = np.asarray(kernel)
-        shape = tuple(int(s) for s in np.atleast_1d(shape))
+        shape = _shape_tuple(shape)
         if kernel.ndim != len(shape):
             raise ValueError("kernel and signal shape should have the same dimensionality")
         if kernel.size == 0 or 0 in shape:
@@ -84,10 +86,14 @@ class Convolver:
         conv_axes = normalize_axes(axes, kernel.ndim)
         if mode == "valid":
             valid_swap_check(shape, kernel.shape, conv_axes)
+        self.shape = shape
+        # A 0-d kernel and signal (their product, as fftconvolve gives) run as 1-element 1-D.
+        self._scalar = kernel.ndim == 0
+        if self._scalar:
+            kernel, shape, conv_axes = kernel.reshape(1), (1,), (0,)
         batch = [d for d in range(kernel.ndim) if d not in conv_axes]
         self._order = batch + list(conv_axes)
         self._inverse = list(np.argsort(self._order))
-        self.shape = shape
         kernel = np.transpose(kernel.astype(self.dtype), self._order)
         moved = [shape[d] for d in self._order]
         self._core = _core.Convolver(
@@ -101,6 +107,10 @@ class Convolver:
             workers,
         )
 
+        if self.method != "direct":
+            # __init__ <- the caller: the kernel's NaN/inf would spread over every output.
+            warn_if_not_finite(kernel, stacklevel=3)
+
     @property
     def method(self) -> str:
         """The method in use: 'direct', 'fft' or 'oa'."""
@@ -109,6 +119,8 @@ class Convolver:
     @property
     def out_shape(self) -> Tuple[int, ...]:
         """The shape of each result."""
+        if self._scalar:
+            return ()
         moved = self._core.out_shape
         return tuple(moved[i] for i in self._inverse)
 
@@ -123,6 +135,11 @@ class Convolver:
                 f"this convolver computes in {self.dtype}; a {x.dtype} signal would lose its "
                 "imaginary part (prepare the convolver with a complex dtype)"
             )
+        if self.method != "direct":
+            # __call__ <- the caller: a transform spreads NaN/inf over the whole output.
+            warn_if_not_finite(x, stacklevel=3)
+        if self._scalar:
+            return self._core(x.astype(self.dtype, copy=False).reshape(1)).reshape(())
         x = np.transpose(x.astype(self.dtype, copy=False), self._order)
         out = self._core(x)
         return np.transpose(out, self._inverse)
@@ -132,3 +149,15 @@ class Convolver:
             f"Convolver(shape={self.shape}, out_shape={self.out_shape}, dtype={self.dtype}, "
             f"method={self.method!r})"
         )
+
+
+def _shape_tuple(shape) -> Tuple[int, ...]:
+    """``shape`` as a tuple of non-negative Python ints (TypeError for non-integers)."""
+    items = (shape,) if isinstance(shape, (int, np.integer)) else tuple(shape)
+    try:
+        dims = tuple(operator.index(s) for s in items)
+    except TypeError:
+        raise TypeError(f"shape must be a tuple of integers, got {shape!r}") from None
+    if any(d < 0 for d in dims):
+        raise ValueError(f"shape must not have negative entries, got {shape!r}")
+    return dims

@@ -114,7 +114,7 @@ def correlate_axes(
     return from_compute(result, out_dtype)
 
 
-def warn_if_not_finite(*arrays: np.ndarray) -> None:
+def warn_if_not_finite(*arrays: np.ndarray, stacklevel: int = 4) -> None:
     """Warn (RuntimeWarning) when an FFT is asked to convolve NaN or infinity: the transform
     spreads each one over the whole output, where the direct sum keeps it local."""
     for a in arrays:
@@ -123,8 +123,9 @@ def warn_if_not_finite(*arrays: np.ndarray) -> None:
                 "input holds NaN or infinity: an FFT spreads it over the whole output; "
                 "method='direct' (or 'auto', which switches to direct) keeps it local",
                 RuntimeWarning,
-                # warn_if_not_finite <- the private helper <- the public function <- the caller
-                stacklevel=4,
+                # By default: warn_if_not_finite <- the private helper <- the public function
+                # <- the caller.
+                stacklevel=stacklevel,
             )
             return
 

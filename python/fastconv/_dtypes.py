@@ -94,7 +94,9 @@ def check_supported(dtype: np.dtype) -> None:
 
 
 def compute_dtype(out: np.dtype) -> np.dtype:
-    """The dtype the Rust core computes in for an output of dtype ``out``."""
+    """The dtype the Rust core computes in for an output of dtype ``out`` (native byte
+    order: a big-endian input is converted on the way in)."""
+    out = out.newbyteorder("=")
     if out.kind in _COMPUTE_FOR_KIND:
         return np.dtype(_COMPUTE_FOR_KIND[out.kind])
     if out == np.float16:

@@ -184,6 +184,9 @@ def choose_conv_method(
             for m in ("fft", "direct")
         }
         return min(times, key=times.get), times
+    if in2.ndim == 0 and in1.ndim > 0:
+        # SciPy reads in2.shape[0] here (IndexError); its convolve refuses the pair too.
+        raise IndexError("in2 is 0-d while in1 is not: in1 and in2 need the same dimensionality")
     if in1.ndim != in2.ndim or in1.ndim == 0 or in1.size == 0 or in2.size == 0:
         return "direct"
     dtype = result_dtype(in1, in2)

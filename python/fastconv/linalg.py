@@ -51,5 +51,7 @@ def convolution_matrix(a, n: int, mode: str = "full") -> np.ndarray:
     shortest = min(n, k) - 1
     first = {"full": 0, "same": shortest // 2, "valid": shortest}[mode]
     rows = {"full": n + k - 1, "same": max(n, k), "valid": max(n, k) - shortest}[mode]
-    # A copy: the window view is read-only and shares memory (even when already contiguous).
-    return full[..., first : first + rows, :].copy(order="C")
+    # A copy: the window view is read-only and shares memory (even when already contiguous);
+    # in native byte order, as SciPy returns it.
+    window = full[..., first : first + rows, :]
+    return np.array(window, dtype=a.dtype.newbyteorder("="), order="C", copy=True)

@@ -101,7 +101,8 @@ where
     job.run(threads, out)
 }
 
-fn check(
+/// Validates buffers, plan and layout together before any transform runs.
+pub(crate) fn check(
     plan: &Plan,
     layout: &FftLayout,
     xs: &[usize],
@@ -129,7 +130,11 @@ fn check(
             .iter()
             .zip(&plan.axes)
             .all(|(&f, g)| f >= g.k && f > 0)
-        && layout.tile.iter().all(|&t| t > 0);
+        && layout.tile.iter().all(|&t| t > 0)
+        // A tile's outputs are read from the circular result at extract..extract + tile.
+        && (0..d).all(|i| {
+            layout.extract[i].saturating_add(layout.tile[i].min(plan.axes[i].m)) <= layout.f[i]
+        });
     if !ok {
         return Err(ConvError::value("the FFT layout does not match the plan"));
     }

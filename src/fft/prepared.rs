@@ -11,6 +11,7 @@ use crate::fft::domain::Domain;
 use crate::fft::engine::FftJob;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
+use crate::geometry::checked_size;
 
 /// Everything about a convolution that does not depend on the signal's values.
 pub struct Prepared<T: FftFloat, D: Domain<T>> {
@@ -44,6 +45,14 @@ where
         if plan != Plan::new(x_shape, w.shape, plan.batch.len(), plan.mode)? {
             return Err(ConvError::value("the plan does not match the shapes"));
         }
+        super::check(
+            &plan,
+            &layout,
+            x_shape,
+            w.shape,
+            checked_size(x_shape)?,
+            w.data.len(),
+        )?;
         let conv = Orientation {
             flip: !orient.flip,
             conj: orient.conj,

@@ -19,6 +19,7 @@ use crate::dispatch::{correlate_with, resolve, Computable, Request};
 use crate::error::ConvError;
 use crate::geometry::{checked_size, AxisGeometry, Mode};
 use crate::parallel::resolve_workers;
+use crate::python::layout::c_order;
 use crate::python::interrupt::{detach_interruptible, INTERRUPTIBLE_WORK};
 use crate::simd::{active_isa, Isa};
 
@@ -122,7 +123,7 @@ pub fn choose_method<'py>(
                 .map_err(|_| unsupported())?;
             let plan = Plan::new(a.shape(), b.shape(), batch_ndim, mode)?;
             let (a, b) = (a.as_array(), b.as_array());
-            let (a, b) = (a.as_standard_layout(), b.as_standard_layout());
+            let (a, b) = (c_order(a)?, c_order(b)?);
             let (Some(ad), Some(bd)) = (a.as_slice(), b.as_slice()) else {
                 return Err(PyValueError::new_err(
                     "internal: standard layout is not contiguous",
@@ -369,11 +370,11 @@ impl Call {
         b: ArrayViewD<'_, T>,
         out: &mut [MaybeUninit<T>],
     ) -> PyResult<()> {
-        let mut run = || -> Result<(), ConvError> {
+        let run = || -> Result<(), ConvError> {
             // Non-contiguous, Fortran-order and negative-stride views are copied once into C
             // order here, outside the GIL; contiguous inputs are borrowed as they are.
-            let a = a.as_standard_layout();
-            let b = b.as_standard_layout();
+            let a = c_order(a)?;
+            let b = c_order(b)?;
             let (Some(ad), Some(bd)) = (a.as_slice(), b.as_slice()) else {
                 return Err(ConvError::value(
                     "internal: standard layout is not contiguous",

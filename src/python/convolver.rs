@@ -11,6 +11,7 @@ use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::python::interrupt::detach_interruptible;
+use crate::python::layout::c_order;
 
 /// Output length from which a convolver call can be stopped by Ctrl-C (~10 ms of transforms).
 const CONVOLVER_INTERRUPTIBLE_LEN: usize = 1 << 20;
@@ -203,7 +204,7 @@ where
     let out_shape = plan.out_shape();
     // Choose from shapes (no signal yet): a non-finite kernel runs direct.
     let kview = k.as_array();
-    let kstd = kview.as_standard_layout();
+    let kstd = c_order(kview)?;
     let kdata = kstd
         .as_slice()
         .ok_or_else(|| PyValueError::new_err("internal layout"))?;
@@ -263,7 +264,7 @@ where
     // Interruptible when the signal is large (the transforms then take a while).
     let long = len >= CONVOLVER_INTERRUPTIBLE_LEN;
     detach_interruptible(py, long, || -> Result<(), ConvError> {
-        let xs = view.as_standard_layout();
+        let xs = c_order(view)?;
         let data = xs
             .as_slice()
             .ok_or_else(|| ConvError::value("internal layout"))?;

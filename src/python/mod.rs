@@ -8,6 +8,7 @@ mod convolve;
 mod convolver;
 mod errors;
 mod interrupt;
+mod layout;
 mod nn;
 mod pool;
 mod threads;

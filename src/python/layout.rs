@@ -1,0 +1,37 @@
+//! C-order views of NumPy inputs, copied only when needed and never with an aborting
+//! allocation.
+
+use numpy::ndarray::{ArrayD, ArrayViewD, CowArray, IxDyn};
+
+use crate::error::ConvError;
+use crate::geometry::checked_size;
+
+/// `view` in C order: borrowed when it already is, otherwise copied into a new buffer whose
+/// allocation failure is a [`ConvError::Memory`] (a huge zero-stride view must raise
+/// MemoryError, not abort the interpreter as `as_standard_layout` would).
+///
+/// # Errors
+/// [`ConvError::Memory`] when the copy's size overflows or cannot be allocated.
+pub fn c_order<'a, T: Clone>(view: ArrayViewD<'a, T>) -> Result<CowArray<'a, T, IxDyn>, ConvError> {
+    if view.is_standard_layout() {
+        return Ok(CowArray::from(view));
+    }
+    let len = checked_size(view.shape())?;
+    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+        return Err(ConvError::Memory(format!(
+            "a C-order copy of an input of shape {:?} does not fit in memory",
+            view.shape()
+        )));
+    }
+    let mut data = Vec::new();
+    data.try_reserve_exact(len).map_err(|_| {
+        ConvError::Memory(format!(
+            "cannot allocate a C-order copy of an input of shape {:?}",
+            view.shape()
+        ))
+    })?;
+    data.extend(view.iter().cloned());
+    let owned = ArrayD::from_shape_vec(IxDyn(view.shape()), data)
+        .map_err(|e| ConvError::value(format!("internal: {e}")))?;
+    Ok(CowArray::from(owned))
+}
