@@ -652,10 +652,9 @@ _TANH_KAPPA = 0.044715
 
 
 def _erf(x: np.ndarray) -> np.ndarray:
-    try:
-        from scipy.special import erf
-    except ImportError:  # no SciPy: the standard library's erf, element by element
-        return np.frompyfunc(math.erf, 1, 1)(x).astype(x.dtype)
+    """The error function, element-wise (SciPy's ufunc: SciPy is a dependency)."""
+    from scipy.special import erf
+
     return erf(x)
 
 
