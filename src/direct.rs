@@ -298,7 +298,7 @@ impl<T: HasRowKernel> Job<'_, T> {
             let stretches_per_check = (COL_TILE / stretch).max(1);
             for (r, row) in out.chunks_mut(row_len).enumerate() {
                 for (s, seg) in row.chunks_mut(stretch).enumerate() {
-                    if (r * row_len.div_ceil(stretch) + s) % stretches_per_check == 0 {
+                    if (r * row_len.div_ceil(stretch) + s).is_multiple_of(stretches_per_check) {
                         self.cancel.check()?;
                     }
                     self.row(&mut rows, r, s * stretch, seg);

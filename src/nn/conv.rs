@@ -1,1 +1,109 @@
-//! Placeholder: filled in by the neural-network work.
+//! The convolution entry points (torch.nn.functional semantics): forward pass, gradient with
+//! respect to the input (= transposed convolution) and with respect to the weight.
+//!
+//! Each checks its buffers against the [`ConvShape`], handles empty shapes, and picks an
+//! algorithm by shape: the direct depthwise kernel ([`super::depthwise`]) when every group has
+//! one or two input channels and few output channels, im2col + GEMM otherwise.
+
+use super::conv_forward::forward_gemm;
+use super::conv_grad_input::grad_input_gemm;
+use super::conv_grad_weight::grad_weight_gemm;
+use super::depthwise::{forward_direct, grad_input_direct, grad_weight_direct, prefers_direct};
+use super::gemm::ConvFloat;
+use super::geometry::{check_len, ConvShape};
+use crate::error::Result;
+
+/// Forward pass: `out` (N, C_out, *O) = cross-correlation of `input` (N, C_in, *S) with
+/// `weight` (C_out, C_in / groups, *K), plus `bias` (C_out) when given, on `threads` threads.
+///
+/// # Errors
+/// [`crate::error::ConvError::Value`] when a buffer length does not match `shape`, or if the
+/// pool cannot be started.
+pub fn conv_forward<T: ConvFloat>(
+    shape: &ConvShape,
+    input: &[T],
+    weight: &[T],
+    bias: Option<&[T]>,
+    out: &mut [T],
+    threads: usize,
+) -> Result<()> {
+    check_len("input", input.len(), shape.input_len)?;
+    check_len("weight", weight.len(), shape.weight_len)?;
+    check_len("output", out.len(), shape.output_len)?;
+    if let Some(b) = bias {
+        check_len("bias", b.len(), shape.out_channels)?;
+    }
+    if out.is_empty() {
+        return Ok(());
+    }
+    if shape.col_rows == 0 {
+        for plane in out.chunks_exact_mut(shape.window.output_len).enumerate() {
+            let value = bias.map_or(T::zero(), |b| b[plane.0 % shape.out_channels]);
+            plane.1.fill(value);
+        }
+        return Ok(());
+    }
+    if prefers_direct(shape) {
+        return forward_direct(shape, input, weight, bias, out, threads);
+    }
+    forward_gemm(shape, input, weight, bias, out, threads)
+}
+
+/// Gradient with respect to the input: `grad_in` (N, C_in, *S) from `grad_out`
+/// (N, C_out, *O) and `weight`; input positions no window reaches get 0. This is also the
+/// transposed convolution's forward pass.
+///
+/// # Errors
+/// [`crate::error::ConvError::Value`] when a buffer length does not match `shape`, or if the
+/// pool cannot be started.
+pub fn conv_grad_input<T: ConvFloat>(
+    shape: &ConvShape,
+    grad_out: &[T],
+    weight: &[T],
+    grad_in: &mut [T],
+    threads: usize,
+) -> Result<()> {
+    check_len("grad_output", grad_out.len(), shape.output_len)?;
+    check_len("weight", weight.len(), shape.weight_len)?;
+    check_len("grad_input", grad_in.len(), shape.input_len)?;
+    if grad_in.is_empty() {
+        return Ok(());
+    }
+    if shape.out_channels == 0 {
+        grad_in.fill(T::zero());
+        return Ok(());
+    }
+    if prefers_direct(shape) {
+        return grad_input_direct(shape, grad_out, weight, grad_in, threads);
+    }
+    grad_input_gemm(shape, grad_out, weight, grad_in, threads)
+}
+
+/// Gradient with respect to the weight: `grad_weight` (C_out, C_in / groups, *K), the sum
+/// over samples and output positions of `grad_out` times the input values each weight met.
+///
+/// # Errors
+/// [`crate::error::ConvError::Value`] when a buffer length does not match `shape`, or if the
+/// pool cannot be started.
+pub fn conv_grad_weight<T: ConvFloat>(
+    shape: &ConvShape,
+    grad_out: &[T],
+    input: &[T],
+    grad_weight: &mut [T],
+    threads: usize,
+) -> Result<()> {
+    check_len("grad_output", grad_out.len(), shape.output_len)?;
+    check_len("input", input.len(), shape.input_len)?;
+    check_len("grad_weight", grad_weight.len(), shape.weight_len)?;
+    if grad_weight.is_empty() {
+        return Ok(());
+    }
+    if shape.batch == 0 {
+        grad_weight.fill(T::zero());
+        return Ok(());
+    }
+    if prefers_direct(shape) {
+        return grad_weight_direct(shape, grad_out, input, grad_weight, threads);
+    }
+    grad_weight_gemm(shape, grad_out, input, grad_weight, threads)
+}

@@ -1,11 +1,22 @@
 //! Neural-network convolution (torch.nn.functional semantics, NCL/NCHW/NCDHW layouts).
 //!
 //! Pure Rust: no PyO3 types. [`geometry`] describes a convolution's shapes, [`im2col`] moves
-//! between images and column matrices, [`conv`] runs forward and backward passes (im2col + GEMM,
-//! or a direct kernel for depthwise and tiny channel counts), and [`pool`] does max/average
-//! pooling with their backward passes.
+//! between images and column matrices, [`conv`] runs forward and backward passes (im2col +
+//! GEMM, or a direct kernel for depthwise and tiny channel counts), [`unfold`] exposes
+//! im2col/col2im of whole images, and [`pool`] does max/average pooling with their backward
+//! passes.
 
 pub mod conv;
+mod conv_forward;
+mod conv_grad_input;
+mod conv_grad_weight;
+mod depthwise;
+pub mod gemm;
 pub mod geometry;
 pub mod im2col;
 pub mod pool;
+pub mod tasks;
+pub mod unfold;
+
+#[cfg(test)]
+mod conv_tests;

@@ -17,7 +17,10 @@ pub fn c_order<'a, T: Clone>(view: ArrayViewD<'a, T>) -> Result<CowArray<'a, T, 
         return Ok(CowArray::from(view));
     }
     let len = checked_size(view.shape())?;
-    if len.checked_mul(std::mem::size_of::<T>()).is_none_or(|b| b > isize::MAX as usize) {
+    if len
+        .checked_mul(std::mem::size_of::<T>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
         return Err(ConvError::Memory(format!(
             "a C-order copy of an input of shape {:?} does not fit in memory",
             view.shape()
