@@ -75,9 +75,19 @@ class PoolArgumentError(ValueError, RuntimeError):
 # --------------------------------------------------------------------------------------------
 
 
+def _engine_array(a: np.ndarray) -> np.ndarray:
+    """C-contiguous, aligned and in native byte order: the engine borrows the buffer as is
+    (arrays unpickled from a byte stream, as dask.distributed does, can be unaligned)."""
+    if not a.dtype.isnative:
+        a = a.astype(a.dtype.newbyteorder("="))
+    return np.require(a, requirements=("C", "A"))
+
+
 def _float_array(x: object, name: str) -> np.ndarray:
     """``x`` as a float32/float64 array (``TypeError`` for any other dtype)."""
     arr = np.asarray(x)
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))  # big-endian: same values, native order
     if arr.dtype != np.float32 and arr.dtype != np.float64:
         raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
     return arr
@@ -213,7 +223,7 @@ def _max_pool(
     k, s, p, d = _window(fname, nd, kernel_size, stride, padding, dilation)
     workers = check_workers(workers)
     out, idx = _core_call(
-        _core.max_pool_forward, np.ascontiguousarray(x), k, s, p, d, bool(ceil_mode), workers
+        _core.max_pool_forward, _engine_array(x), k, s, p, d, bool(ceil_mode), workers
     )
     if unbatched:
         out, idx = out[0], idx[0]
@@ -290,8 +300,8 @@ def _max_pool_backward(nd, grad_output, indices, input_shape, workers):
     workers = check_workers(workers)
     out = _core_call(
         _core.max_pool_backward,
-        np.ascontiguousarray(g),
-        np.ascontiguousarray(ib, dtype=np.int64),
+        _engine_array(g),
+        np.require(ib, np.int64, ("C", "A")),
         spatial,
         workers,
     )
@@ -339,7 +349,7 @@ def _avg_pool(
     workers = check_workers(workers)
     out = _core_call(
         _core.avg_pool_forward,
-        np.ascontiguousarray(x),
+        _engine_array(x),
         k,
         s,
         p,
@@ -441,7 +451,7 @@ def _avg_pool_backward(
     workers = check_workers(workers)
     out = _core_call(
         _core.avg_pool_backward,
-        np.ascontiguousarray(g),
+        _engine_array(g),
         spatial,
         k,
         s,
@@ -591,7 +601,7 @@ def _adaptive(nd, input, output_size):
     sizes = _adaptive_sizes(output_size, x.shape[2:], nd, fname)
     for a, m in enumerate(sizes):
         x = _adaptive_axis(x, 2 + a, m)
-    x = np.ascontiguousarray(x)
+    x = _engine_array(x)
     return x[0] if unbatched else x
 
 
@@ -601,7 +611,7 @@ def _adaptive_backward(nd, grad_output, input_shape):
     g, unbatched, spatial = _input_shape(input_shape, grad, nd, fname, allow_empty=True)
     for a, n in enumerate(spatial):
         g = _adaptive_axis(g, 2 + a, g.shape[2 + a], backward_to=n)
-    g = np.ascontiguousarray(g)
+    g = _engine_array(g)
     return g[0] if unbatched else g
 
 

@@ -77,8 +77,11 @@ _PADDING_MODES = {"zeros": None, "reflect": "reflect", "replicate": "edge", "cir
 
 
 def _float_array(a: object, name: str, fname: str) -> np.ndarray:
-    """``np.asarray(a)``, checked to be float32 or float64."""
+    """``np.asarray(a)``, checked to be float32 or float64 (either byte order: a big-endian
+    array is converted to native order, its values unchanged)."""
     arr = np.asarray(a)
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:
+        arr = arr.astype(arr.dtype.newbyteorder("="))
     if arr.dtype not in (np.float32, np.float64):
         raise ConvDtypeError(
             f"{fname}: {name} must be float32 or float64, got dtype {arr.dtype} "
@@ -214,7 +217,9 @@ def _check_out(out: object, shape, dtype, fname: str, *inputs: np.ndarray) -> np
 
 
 def _c(a: np.ndarray) -> np.ndarray:
-    return np.ascontiguousarray(a)
+    """C-contiguous and aligned (the engine borrows the buffer as is; arrays unpickled from a
+    byte stream, as dask.distributed does, can be unaligned)."""
+    return np.require(a, requirements=("C", "A"))
 
 
 def _sum_bias(g: np.ndarray) -> np.ndarray:
