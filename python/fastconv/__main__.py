@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastconv demo`` and ``python -m fastconv bench [...]``."""
+"""Command line: ``python -m fastconv demo``, ``bench [...]``, ``fit-cost``, ``train [...]``."""
 
 from __future__ import annotations
 
@@ -11,6 +11,7 @@ commands:
   demo    reproduce the seed examples, then a short speed table against NumPy/SciPy
   bench   side-by-side benchmark against every installed peer (--help for options)
   fit-cost  re-measure the constants of the method="auto" cost model (src/method.rs)
+  train   train a named CNN on MNIST-1D or the 8x8 digits with fastconv.nn (--help)
 """
 
 
@@ -33,6 +34,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from fastconv._bench.fit import main as fit_main
 
         return fit_main(rest)
+    if command == "train":
+        from fastconv._train import main as train_main
+
+        return train_main(rest)
     print(f"unknown command {command!r}\n\n{_USAGE}", file=sys.stderr)
     return 2
 
