@@ -1,4 +1,4 @@
-"""Command line: ``python -m fastconv demo``, ``bench [...]``, ``fit-cost``, ``train [...]``."""
+"""Command line: ``python -m fastconv demo``, ``bench``, ``fit-cost``, ``train``, ``dask-bench``."""
 
 from __future__ import annotations
 
@@ -12,6 +12,7 @@ commands:
   bench   side-by-side benchmark against every installed peer (--help for options)
   fit-cost  re-measure the constants of the method="auto" cost model (src/method.rs)
   train   train a named CNN on MNIST-1D or the 8x8 digits with fastconv.nn (--help)
+  dask-bench  fastconv.dask on 1 and 2 local worker processes vs in-memory (--quick)
 """
 
 
@@ -34,6 +35,10 @@ def main(argv: Optional[List[str]] = None) -> int:
         from fastconv._bench.fit import main as fit_main
 
         return fit_main(rest)
+    if command == "dask-bench":
+        from fastconv._bench.dask_bench import main as dask_main
+
+        return dask_main(rest)
     if command == "train":
         from fastconv._train import main as train_main
 

@@ -17,7 +17,7 @@ DEMO = {"budget_s": 0.015, "min_samples": 3, "max_samples": 100}
 #: The FFT grid holds calls of several seconds (SciPy's 2-D direct sums): three samples.
 FFT_FULL = {**FULL, "min_samples": 3}
 
-GRIDS = ("direct", "fft", "nn", "all")
+GRIDS = ("direct", "fft", "nn", "all", "train", "dask")
 
 
 def _positive_int(text: str) -> int:
@@ -56,7 +56,9 @@ def build_parser() -> argparse.ArgumentParser:
         help="which grid to run: 'direct' (small kernels), 'fft' (long kernels, batches, large "
         "2-D kernels; fastconv's methods against SciPy's FFT functions), 'nn' (conv layers "
         "forward and forward+backward against PyTorch and a NumPy im2col baseline, with peak "
-        "memory) or 'all' (default)",
+        "memory), 'all' (these three; default), 'train' (seconds per training epoch of the "
+        "named CNNs against the same model in PyTorch) or 'dask' (fastconv.dask on 1 and 2 "
+        "local worker processes against the in-memory call, overhead per chunk)",
     )
     p.add_argument("--json", metavar="F", help="write all raw results and machine info to F")
     p.add_argument("--plot", metavar="F.png", help="draw the ratios per case (needs matplotlib)")
@@ -109,6 +111,30 @@ def main(argv: list | None = None) -> int:
         return 2
 
     threads = args.threads or machine.default_threads()
+    if args.grid == "train":
+        from . import train_bench
+
+        rows = [
+            train_bench.run(
+                name,
+                threads=threads,
+                epochs=3 if args.quick else None,
+                rounds=1 if args.quick else 2,
+                log=runner.stderr_progress,
+            )
+            for name in ("mnist1d", "digits")
+        ]
+        runner.stderr_progress("")
+        print(train_bench.format_table(rows))
+        _write_json(args.json, {"train": rows})
+        return 0
+    if args.grid == "dask":
+        from . import dask_bench
+
+        rows = dask_bench.run_dask_bench(quick=args.quick)
+        print(dask_bench.format_table(rows))
+        _write_json(args.json, {"dask": rows})
+        return 0
     settings = QUICK if args.quick else FULL
     info = machine.machine_info(threads)
     size, repeats = 2048, (5 if args.quick else 7)
@@ -181,6 +207,13 @@ def main(argv: list | None = None) -> int:
         print(f"wrote {args.plot}")
     nn_ok = all(r.error <= nn_bench.MAX_ERROR for r in nn_results)
     return 0 if nn_ok and all(r.fastconv_ok for r in results) else 1
+
+
+def _write_json(path: str | None, doc: dict) -> None:
+    if path:
+        with open(path, "w", encoding="utf-8") as f:
+            json.dump(_finite(doc), f, indent=1)
+        print(f"\nwrote {path}")
 
 
 def measure_memory(results: list, threads: int, progress=None) -> None:
