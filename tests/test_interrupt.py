@@ -13,10 +13,9 @@ import sys
 import threading
 import time
 
+import fastconv
 import numpy as np
 import pytest
-
-import fastconv
 from fastconv import signal as fsignal
 
 pytestmark = pytest.mark.skipif(
@@ -77,9 +76,7 @@ def test_calls_after_an_interrupt_work():
     timer = _interrupt_after(0.05)
     try:
         with pytest.raises(KeyboardInterrupt):
-            fsignal.convolve(
-                np.ones(4_000_000, np.float32), np.ones(300_000, np.float32), "valid"
-            )
+            fsignal.convolve(np.ones(4_000_000, np.float32), np.ones(300_000, np.float32), "valid")
     finally:
         timer.cancel()
     x = np.arange(10.0)

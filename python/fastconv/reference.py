@@ -827,6 +827,7 @@ def correlation_lags(in1_len, in2_len, mode="full"):
     is_int = isinstance(in1_len, int) and isinstance(in2_len, int)
     return _build(lags, (len(lags),), np.int64 if is_int else np.float64)
 
+
 # Neural-network references live in their own modules; they are part of this namespace.
 from fastconv._reference_nn import *  # noqa: E402, F403
 from fastconv._reference_nn import __all__ as _nn_all  # noqa: E402

@@ -19,8 +19,8 @@ use crate::dispatch::{correlate_with, resolve, Computable, Request};
 use crate::error::ConvError;
 use crate::geometry::{checked_size, AxisGeometry, Mode};
 use crate::parallel::resolve_workers;
-use crate::python::layout::c_order;
 use crate::python::interrupt::{detach_interruptible, INTERRUPTIBLE_WORK};
+use crate::python::layout::c_order;
 use crate::simd::{active_isa, Isa};
 
 /// Correlates `in1` with `in2` along their trailing axes (convolves when `flip`).
