@@ -189,3 +189,37 @@ def avg_pool_backward(
     workers: Optional[int] = None,
 ) -> npt.NDArray[np.floating]:
     """Gradient of average pooling: (N, C, *input_size)."""
+
+def batch_norm_forward(
+    input: npt.NDArray[np.floating],
+    weight: Optional[npt.NDArray[np.floating]],
+    bias: Optional[npt.NDArray[np.floating]],
+    running_mean: Optional[npt.NDArray[np.floating]],
+    running_var: Optional[npt.NDArray[np.floating]],
+    training: bool,
+    momentum: float,
+    eps: float,
+    relu: bool = False,
+    out: Optional[npt.NDArray[np.floating]] = None,
+    workers: Optional[int] = None,
+) -> Tuple[npt.NDArray[np.floating], npt.NDArray[np.floating], npt.NDArray[np.floating]]:
+    """Batch normalisation of (N, C, *S), optionally fused with a ReLU: (output, mean, invstd);
+    training updates the running statistics in place."""
+
+def batch_norm_backward(
+    grad_output: npt.NDArray[np.floating],
+    input: npt.NDArray[np.floating],
+    mean: npt.NDArray[np.floating],
+    invstd: npt.NDArray[np.floating],
+    weight: Optional[npt.NDArray[np.floating]],
+    training: bool,
+    output_mask: Tuple[bool, bool, bool] = (True, True, True),
+    relu_output: Optional[npt.NDArray[np.floating]] = None,
+    out: Optional[npt.NDArray[np.floating]] = None,
+    workers: Optional[int] = None,
+) -> Tuple[
+    Optional[npt.NDArray[np.floating]],
+    Optional[npt.NDArray[np.floating]],
+    Optional[npt.NDArray[np.floating]],
+]:
+    """(grad_input, grad_weight, grad_bias) of batch normalisation, None where masked."""

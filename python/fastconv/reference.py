@@ -831,7 +831,9 @@ def correlation_lags(in1_len, in2_len, mode="full"):
 # Neural-network references live in their own modules; they are part of this namespace.
 from fastconv._reference_nn import *  # noqa: E402, F403
 from fastconv._reference_nn import __all__ as _nn_all  # noqa: E402
+from fastconv._reference_norm import *  # noqa: E402, F403
+from fastconv._reference_norm import __all__ as _norm_all  # noqa: E402
 from fastconv._reference_pool import *  # noqa: E402, F403
 from fastconv._reference_pool import __all__ as _pool_all  # noqa: E402
 
-__all__ = [*__all__, *_nn_all, *_pool_all]
+__all__ = [*__all__, *_nn_all, *_pool_all, *_norm_all]

@@ -11,6 +11,7 @@ use super::conv_grad_weight::grad_weight_gemm;
 use super::depthwise::{forward_direct, grad_input_direct, grad_weight_direct, prefers_direct};
 use super::gemm::ConvFloat;
 use super::geometry::{check_len, ConvShape};
+use super::implicit;
 use crate::error::Result;
 
 /// Forward pass: `out` (N, C_out, *O) = cross-correlation of `input` (N, C_in, *S) with
@@ -46,6 +47,17 @@ pub fn conv_forward<T: ConvFloat>(
     if prefers_direct(shape) {
         return forward_direct(shape, input, weight, bias, out, threads);
     }
+    if implicit::available() && prefers_implicit(shape) {
+        let bias32 = bias.map(T::as_f32);
+        if let (Some(x), Some(wt), Some(o), None | Some(Some(_))) = (
+            T::as_f32(input),
+            T::as_f32(weight),
+            T::as_f32_mut(out),
+            bias32,
+        ) {
+            return implicit::forward(shape, x, wt, bias32.flatten(), o, threads);
+        }
+    }
     forward_gemm(shape, input, weight, bias, out, threads)
 }
 
@@ -76,6 +88,17 @@ pub fn conv_grad_input<T: ConvFloat>(
     if prefers_direct(shape) {
         return grad_input_direct(shape, grad_out, weight, grad_in, threads);
     }
+    if implicit::available() {
+        let transposed = implicit::grad_input_shape(shape).filter(prefers_implicit);
+        if let (Some(t), Some(go), Some(wt), Some(gi)) = (
+            transposed,
+            T::as_f32(grad_out),
+            T::as_f32(weight),
+            T::as_f32_mut(grad_in),
+        ) {
+            return implicit::grad_input(shape, &t, go, wt, gi, threads);
+        }
+    }
     grad_input_gemm(shape, grad_out, weight, grad_in, threads)
 }
 
@@ -105,5 +128,22 @@ pub fn conv_grad_weight<T: ConvFloat>(
     if prefers_direct(shape) {
         return grad_weight_direct(shape, grad_out, input, grad_weight, threads);
     }
+    if implicit::available() && prefers_implicit(shape) {
+        if let (Some(go), Some(x), Some(gw)) = (
+            T::as_f32(grad_out),
+            T::as_f32(input),
+            T::as_f32_mut(grad_weight),
+        ) {
+            return implicit::grad_weight(shape, go, x, gw, threads);
+        }
+    }
     grad_weight_gemm(shape, grad_out, input, grad_weight, threads)
+}
+
+/// True when the implicit-GEMM kernels ([`super::implicit`]) beat im2col + GEMM on `shape`:
+/// kernels larger than one offset, where building the column matrix costs more than the
+/// product it feeds, with enough rows that the products outweigh the transposed stores of
+/// their results.
+fn prefers_implicit(shape: &ConvShape) -> bool {
+    shape.window.kernel_len > 1 && shape.col_rows >= 64
 }

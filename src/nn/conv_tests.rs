@@ -360,6 +360,20 @@ fn cases() -> Vec<Case> {
             &[(1, 1), (1, 1)],
             &[1, 1],
         ),
+        // implicit GEMM (f32, AVX-512): 64 input channels (grad_input as a forward pass of
+        // the flipped weight), 20 output channels (a partial vector), dilation, asymmetric
+        // padding
+        case(
+            2,
+            64,
+            20,
+            1,
+            &[7, 9],
+            &[3, 2],
+            &[1, 1],
+            &[(1, 2), (0, 1)],
+            &[2, 1],
+        ),
         // many rows: several row tiles per column matrix
         case(
             1,

@@ -22,10 +22,29 @@ pub trait ConvFloat:
     + 'static
     + sealed::Sealed
 {
+    /// `s` as `f32` elements when `Self` is `f32` (for kernels written for `f32` only).
+    fn as_f32(s: &[Self]) -> Option<&[f32]>;
+    /// `s` as mutable `f32` elements when `Self` is `f32`.
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
 }
 
-impl ConvFloat for f32 {}
-impl ConvFloat for f64 {}
+impl ConvFloat for f32 {
+    fn as_f32(s: &[Self]) -> Option<&[f32]> {
+        Some(s)
+    }
+    fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
+        Some(s)
+    }
+}
+
+impl ConvFloat for f64 {
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
+    }
+    fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
+        None
+    }
+}
 
 /// A strided matrix operand: element (i, j) is at `ptr + i * row_stride + j * col_stride`.
 #[derive(Clone, Copy, Debug)]

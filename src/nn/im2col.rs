@@ -10,13 +10,14 @@ use std::ops::Range;
 
 use super::gemm::ConvFloat;
 use super::geometry::{AxisReach, Window};
+use super::runs::{add_run, copy_run, fill_run};
 
 /// Calls `run(tile_col, o2, count, base)` for each stretch of output positions
 /// `p0..p0 + len` that lies on one output row (fixed first two output indices): `tile_col` is
 /// the stretch's first column within the tile, `o2` its first last-axis output index, and
 /// `base` the input index of (i0, i1, 0) when the first two axes read inside the input for
 /// kernel offsets `reach` (`None`: the whole stretch reads padding).
-#[inline]
+#[inline(always)]
 fn for_each_run(
     w: &Window,
     reach: &[AxisReach; 3],
@@ -88,26 +89,22 @@ pub fn fill_columns<T: ConvFloat>(
         for_each_run(w, &reach, p0, len, |t, o2, count, base| {
             let dst = &mut row[t..t + count];
             let Some(base) = base else {
-                dst.fill(T::zero());
+                fill_run(dst, T::zero());
                 return;
             };
             let (first, last) = inner_span(&r2, o2, count);
             if first >= last {
-                dst.fill(T::zero());
+                fill_run(dst, T::zero());
                 return;
             }
             let (head, rest) = dst.split_at_mut(first - o2);
             let (mid, tail) = rest.split_at_mut(last - first);
-            head.fill(T::zero());
-            tail.fill(T::zero());
+            fill_run(head, T::zero());
+            fill_run(tail, T::zero());
             let start = (base as isize + (first * stride) as isize + r2.offset) as usize;
             if stride == 1 {
-                // An element loop, not copy_from_slice: runs are short, and a memcpy call
-                // would cost more than the copy.
-                let n = mid.len();
-                for (d, &v) in mid.iter_mut().zip(&plane[start..start + n]) {
-                    *d = v;
-                }
+                // Runs are short: a memcpy call would cost more than the copy.
+                copy_run(mid, &plane[start..]);
             } else {
                 for (j, d) in mid.iter_mut().enumerate() {
                     *d = plane[start + j * stride];
@@ -149,9 +146,7 @@ pub fn scatter_columns<T: ConvFloat>(
             let src = &row[t + first - o2..t + last - o2];
             let start = (base as isize + (first * stride) as isize + r2.offset) as usize;
             if stride == 1 {
-                for (d, &s) in plane[start..start + src.len()].iter_mut().zip(src) {
-                    *d += s;
-                }
+                add_run(&mut plane[start..start + src.len()], src);
             } else {
                 for (j, &s) in src.iter().enumerate() {
                     plane[start + j * stride] += s;

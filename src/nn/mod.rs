@@ -6,6 +6,7 @@
 //! im2col/col2im of whole images, and [`pool`] does max/average pooling with their backward
 //! passes.
 
+pub mod batchnorm;
 pub mod conv;
 mod conv_forward;
 mod conv_grad_input;
@@ -14,7 +15,10 @@ mod depthwise;
 pub mod gemm;
 pub mod geometry;
 pub mod im2col;
+mod implicit;
+mod implicit_kernel;
 pub mod pool;
+mod runs;
 pub mod tasks;
 pub mod unfold;
 

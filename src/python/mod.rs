@@ -4,6 +4,7 @@
 //! GIL for the heavy work, and maps [`crate::error::ConvError`] to the Python exception class
 //! NumPy/SciPy raise for the same problem.
 
+mod batchnorm;
 mod convolve;
 mod convolver;
 mod errors;
@@ -32,6 +33,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<convolver::Convolver>()?;
     nn::register(m)?;
     pool::register(m)?;
+    batchnorm::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -1272,7 +1272,10 @@ def fold(
     return result[0] if unbatched else result
 
 
+from fastconv.nn._norm import __all__ as _norm_all  # noqa: E402
 from fastconv.nn._pooling import __all__ as _pooling_all  # noqa: E402
 
 __all__ += _pooling_all
+__all__ += _norm_all
+from fastconv.nn._norm import *  # noqa: E402, F403  (batch normalisation too)
 from fastconv.nn._pooling import *  # noqa: E402, F403  (pooling lives in its own module)

@@ -2,7 +2,8 @@
 
 Both are conv -> BatchNorm -> activation (ReLU by default, or GELU) stacks with max
 pooling, global average pooling and a linear classifier; ``fastconv._bench.train_bench``
-builds the same layers in PyTorch.
+builds the same layers in PyTorch. A ReLU is fused into the BatchNorm before it
+(:meth:`~fastconv.nn.modules._BatchNorm.fuse_relu`; a pass-through module keeps its place).
 """
 
 from __future__ import annotations
@@ -26,6 +27,7 @@ from fastconv.nn.modules import (
     Module,
     ReLU,
     Sequential,
+    _BatchNorm,
 )
 
 __all__ = ["cnn1d", "cnn2d", "MODELS", "build_model"]
@@ -42,14 +44,22 @@ def _act(name: str) -> Module:
         raise ValueError(f"activation must be one of {sorted(ACTIVATIONS)}, got {name!r}") from None
 
 
+def _norm_act(bn: _BatchNorm, act: str) -> List[Module]:
+    """``[bn, activation]``; a ReLU is fused into the batch normalisation (same layout and
+    state dict, one pass fewer over the activations)."""
+    if act == "relu":
+        return [bn, bn.fuse_relu()]
+    return [bn, _act(act)]
+
+
 def _block1d(c_in: int, c_out: int, k: int, act: str, rng) -> List[Module]:
     conv = Conv1d(c_in, c_out, k, padding=k // 2, bias=False, rng=rng)
-    return [conv, BatchNorm1d(c_out), _act(act)]
+    return [conv, *_norm_act(BatchNorm1d(c_out), act)]
 
 
 def _block2d(c_in: int, c_out: int, act: str, rng) -> List[Module]:
     conv = Conv2d(c_in, c_out, 3, padding=1, bias=False, rng=rng)
-    return [conv, BatchNorm2d(c_out), _act(act)]
+    return [conv, *_norm_act(BatchNorm2d(c_out), act)]
 
 
 def cnn1d(

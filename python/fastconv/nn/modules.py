@@ -19,6 +19,7 @@ from typing import Dict, Iterator, Optional, Sequence, Tuple, Union
 
 import numpy as np
 
+from fastconv import _core
 from fastconv.nn import functional as F
 from fastconv.nn import init
 
@@ -880,6 +881,16 @@ class Dropout(Module):
 
 
 class _BatchNorm(Module):
+    """Batch normalisation over dimension 1 (torch's ``_BatchNorm``), computed by the Rust core
+    (:func:`fastconv.nn.functional.batch_norm`): batch statistics in training (the running
+    ones updated with ``momentum`` and the unbiased variance), running statistics in
+    evaluation unless ``track_running_stats=False``.
+
+    :meth:`fuse_relu` makes the layer output ``max(bn(x), 0)`` itself (one pass instead of
+    two, and the ReLU's gradient applied inside the backward pass); the module it returns
+    takes the ReLU's place in a model and passes values and gradients through unchanged.
+    """
+
     _ndims: Tuple[int, ...] = ()
 
     def __init__(
@@ -896,6 +907,7 @@ class _BatchNorm(Module):
         self.momentum = float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
+        self.relu = False
         if affine:
             self.weight = Parameter(np.ones(num_features, DTYPE))
             self.bias = Parameter(np.zeros(num_features, DTYPE))
@@ -907,7 +919,22 @@ class _BatchNorm(Module):
             self.register_buffer("num_batches_tracked", np.zeros((), np.int64))
 
     def extra_repr(self) -> str:
-        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}"
+        fused = ", fused ReLU" if self.relu else ""
+        return f"{self.num_features}, eps={self.eps}, momentum={self.momentum}{fused}"
+
+    def fuse_relu(self) -> FusedReLU:
+        """Apply a ReLU after the normalisation in this layer; returns the pass-through module
+        that stands where the ReLU layer was (so models keep their layout)."""
+        self.relu = True
+        return FusedReLU()
+
+    def _stat(self, name: str) -> np.ndarray:
+        """A running-statistics buffer as a C-contiguous float32 array (rebound if not)."""
+        a = getattr(self, name)
+        if not (isinstance(a, np.ndarray) and a.dtype == DTYPE and a.flags.c_contiguous):
+            a = np.ascontiguousarray(a, dtype=DTYPE).reshape(self.num_features)
+            setattr(self, name, a)
+        return a
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Normalise per channel (batch statistics in training, running ones in evaluation)."""
@@ -917,70 +944,68 @@ class _BatchNorm(Module):
                 f"{type(self).__name__} expects {self.num_features} channels (dimension 1), "
                 f"got input of shape {tuple(x.shape)}"
             )
-        n, c = x.shape[:2]
-        m = x.size // c
-        x3 = x.reshape(n, c, -1)
         use_batch = self.training or not self.track_running_stats
-        if use_batch:
-            if m < 2:
-                raise ValueError(
-                    f"{type(self).__name__} needs more than one value per channel in "
-                    f"training, got input of shape {tuple(x.shape)}"
-                )
-            mean = x3.sum(axis=(0, 2))
-            mean /= m
-            xc = self._buffer("xc", x3.shape)
-            np.subtract(x3, mean[:, None], out=xc)
-            sq = self._buffer("sq", x3.shape)
-            np.multiply(xc, xc, out=sq)
-            var = sq.sum(axis=(0, 2))
-            var /= m
-            if self.training and self.track_running_stats:
-                mom = self.momentum
-                self.running_mean *= 1 - mom
-                self.running_mean += mom * mean
-                self.running_var *= 1 - mom
-                self.running_var += (mom * m / (m - 1)) * var
-                self.num_batches_tracked += 1
-        else:
-            mean, var = self.running_mean, self.running_var
-            xc = x3 - mean[:, None]
-        inv = 1.0 / np.sqrt(var + self.eps)
-        inv = inv.astype(DTYPE, copy=False)
-        xhat = self._buffer("xhat", x3.shape)
-        np.multiply(xc, inv[:, None], out=xhat)
-        self._xhat, self._inv, self._m = xhat, inv, m
-        if not self.affine:
-            return xhat.reshape(x.shape)
-        y = self._buffer("y", x3.shape)
-        np.multiply(xhat, self.weight.data[:, None], out=y)
-        y += self.bias.data[:, None]
-        return y.reshape(x.shape)
+        if use_batch and x.size // self.num_features < 2:
+            raise ValueError(
+                f"{type(self).__name__} needs more than one value per channel in "
+                f"training, got input of shape {tuple(x.shape)}"
+            )
+        running = self.track_running_stats and (self.training or not use_batch)
+        rm = self._stat("running_mean") if running else None
+        rv = self._stat("running_var") if running else None
+        w, b = (self.weight.data, self.bias.data) if self.affine else (None, None)
+        y = self._buffer("y", x.shape)
+        _, mean, invstd = _core.batch_norm_forward(
+            x, w, b, rm, rv, use_batch, self.momentum, self.eps, relu=self.relu, out=y
+        )
+        if self.training and self.track_running_stats:
+            self.num_batches_tracked += 1
+        self._saved = (x, y, mean, invstd, use_batch)
+        return y
+
+    def backward(self, grad_output: np.ndarray) -> Optional[np.ndarray]:
+        """Gradient through the batch statistics (training mode) or the affine map."""
+        x, y, mean, invstd, use_batch = self._saved
+        g = grad_output
+        if (
+            not (isinstance(g, np.ndarray) and g.dtype == DTYPE and g.flags.c_contiguous)
+            or g.shape != x.shape
+        ):
+            g = np.ascontiguousarray(g, dtype=DTYPE).reshape(x.shape)
+        want_gi = self.needs_input_grad
+        gi = self._buffer("gi", x.shape) if want_gi else None
+        _, gw, gb = _core.batch_norm_backward(
+            g,
+            x,
+            mean,
+            invstd,
+            self.weight.data if self.affine else None,
+            use_batch,
+            (want_gi, self.affine, self.affine),
+            relu_output=y if self.relu else None,
+            out=gi,
+        )
+        if self.affine:
+            self.weight.grad += gw
+            self.bias.grad += gb
+        return gi
+
+
+class FusedReLU(Module):
+    """Stands where a ReLU was fused into the preceding batch normalisation
+    (:meth:`_BatchNorm.fuse_relu`): values and gradients pass through unchanged, since that
+    layer already applies ``max(y, 0)`` and its gradient mask."""
+
+    def extra_repr(self) -> str:
+        return "fused into the preceding BatchNorm"
+
+    def forward(self, x: np.ndarray) -> np.ndarray:
+        """``x`` (already ``max(bn(x), 0)``)."""
+        return x
 
     def backward(self, grad_output: np.ndarray) -> np.ndarray:
-        """Gradient through the batch statistics (training mode) or the affine map."""
-        xhat, inv, m = self._xhat, self._inv, self._m
-        g = np.asarray(grad_output, dtype=DTYPE).reshape(xhat.shape)
-        gsum = g.sum(axis=(0, 2))
-        tmp = self._buffer("tmp", xhat.shape)
-        np.multiply(g, xhat, out=tmp)
-        gxhat_sum = tmp.sum(axis=(0, 2))
-        if self.affine:
-            self.weight.grad += gxhat_sum
-            self.bias.grad += gsum
-            scale = self.weight.data * inv
-        else:
-            scale = inv
-        gi = self._buffer("gi", xhat.shape)
-        if not (self.training or not self.track_running_stats):
-            np.multiply(g, scale[:, None], out=gi)
-            return gi.reshape(grad_output.shape)
-        # dx = scale * (g - mean(g) - xhat * mean(g * xhat))
-        np.multiply(xhat, (gxhat_sum / m)[:, None], out=tmp)
-        np.subtract(g, tmp, out=gi)
-        gi -= (gsum / m)[:, None]
-        gi *= scale[:, None]
-        return gi.reshape(grad_output.shape)
+        """``grad_output`` (the batch normalisation applies the ReLU's mask)."""
+        return grad_output
 
 
 class BatchNorm1d(_BatchNorm):
