@@ -3,8 +3,8 @@
 Each layer shape of :data:`LAYERS` is timed forward and forward+backward (grad input, weight
 and bias) for fastconv (``fastconv.nn.functional``), PyTorch CPU when it is installed
 (autograd, the same thread count) and a NumPy im2col baseline (``sliding_window_view`` and
-``tensordot``: what one writes without either library), side by side in one run, interleaved
-by :func:`fastconv._bench.timing.measure`. Reported: medians, ratios against torch, GFLOP/s
+``tensordot``: what one writes without either library), side by side in one run, each in
+its own process, taking turns. Reported: medians, ratios against torch, GFLOP/s
 and the fraction of this machine's float32 matrix-multiply peak, and the forward error
 against a float64 computation. :func:`measure_memory` gives the peak memory of one
 forward+backward against the bytes of the inputs, outputs and gradients themselves.
@@ -259,38 +259,89 @@ def _relative_error(got, want) -> float:
     return float(np.max(np.abs(np.asarray(got, np.float64) - want))) / scale
 
 
-def run(threads: int, quick: bool = False, progress=None) -> list:
-    """Time every layer of :data:`LAYERS` for every available implementation."""
+_IMPLS = {"fastconv": fastconv_impl, "numpy": numpy_impl, "torch": torch_impl}
+
+_TIMING_CHILD = (
+    "import sys; from fastconv._bench.nn_bench import _timing_child; _timing_child(sys.argv[1])"
+)
+
+
+def _timing_child(arg: str) -> None:
+    """Subprocess body: median seconds of one implementation on every layer, as JSON."""
     import fastconv
 
-    settings = {
-        "budget_s": 0.1 if quick else 0.4,
-        "min_samples": 3 if quick else 5,
-        "max_samples": 200,
-    }
-    impls = {"fastconv": fastconv_impl, "numpy": numpy_impl}
-    if torch_available():
+    spec = json.loads(arg)
+    name, threads = spec["impl"], spec["threads"]
+    if name == "torch":
         import torch
 
         torch.set_num_threads(threads)
-        impls["torch"] = torch_impl
-    results = []
+    out = []
     with fastconv.threads(threads):
-        for i, layer in enumerate(LAYERS, 1):
-            if progress is not None:
-                progress(f"[nn {i}/{len(LAYERS)}] {layer.name}")
+        for layer in LAYERS:
             x, w, b, g = make_inputs(layer)
-            bound = {name: make(layer, x, w, b, g) for name, make in impls.items()}
-            want = numpy_forward(layer, *(a.astype(np.float64) for a in (x, w, b)))
-            error = _relative_error(bound["fastconv"][0](), want)
-            per_pass = []
-            for which in (0, 1):
-                fns = {name: fns[which] for name, fns in bound.items()}
-                for fn in fns.values():
-                    fn()  # warm-up
-                timed = timing.measure(fns, **settings)
-                per_pass.append({name: t.median_s for name, t in timed.items()})
-            results.append(LayerResult(layer, per_pass[0], per_pass[1], error))
+            fns = _IMPLS[name](layer, x, w, b, g)
+            row = {}
+            for which, fn in zip(("forward", "forward_backward"), fns):
+                row[which] = timing.time_one(fn, **spec["settings"]).median_s
+            if name == "fastconv":
+                want = numpy_forward(layer, *(a.astype(np.float64) for a in (x, w, b)))
+                row["error"] = _relative_error(fns[0](), want)
+            out.append(row)
+    print(json.dumps(out))
+
+
+def _time_in_subprocess(name: str, threads: int, settings: dict) -> list:
+    import fastconv
+
+    root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
+    spec = {"impl": name, "threads": threads, "settings": settings}
+    done = subprocess.run(
+        [sys.executable, "-c", _TIMING_CHILD, json.dumps(spec)],
+        cwd=root,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    if done.returncode != 0:
+        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
+        raise RuntimeError(f"timing {name} failed: {tail}")
+    return json.loads(done.stdout.strip().splitlines()[-1])
+
+
+def run(threads: int, quick: bool = False, progress=None, rounds: int | None = None) -> list:
+    """Time every layer of :data:`LAYERS` for every available implementation.
+
+    Each implementation runs in its own subprocess (PyTorch's OpenMP workers spin after each
+    operation and would steal the cores from fastconv's threads, and the reverse, if they
+    shared a process), and the implementations take turns for ``rounds`` rounds (default 1
+    with ``quick``, else 2) so that both see the same machine load; a layer's figure is the
+    lowest of its per-round medians. The NumPy baseline runs in the first round only.
+    """
+    settings = {
+        "budget_s": 0.1 if quick else 0.3,
+        "min_samples": 3 if quick else 5,
+        "max_samples": 200,
+    }
+    rounds = rounds or (1 if quick else 2)
+    names = ["fastconv"] + (["torch"] if torch_available() else [])
+    per_impl: dict = {}
+    for r in range(rounds):
+        for name in names + (["numpy"] if r == 0 else []):
+            if progress is not None:
+                progress(f"[nn round {r + 1}/{rounds}] {name}")
+            rows = _time_in_subprocess(name, threads, settings)
+            if name not in per_impl:
+                per_impl[name] = rows
+            else:
+                for kept, new in zip(per_impl[name], rows):
+                    for key in ("forward", "forward_backward"):
+                        kept[key] = min(kept[key], new[key])
+    results = []
+    for i, layer in enumerate(LAYERS):
+        fwd = {name: rows[i]["forward"] for name, rows in per_impl.items()}
+        fb = {name: rows[i]["forward_backward"] for name, rows in per_impl.items()}
+        results.append(LayerResult(layer, fwd, fb, per_impl["fastconv"][i]["error"]))
     return results
 
 
