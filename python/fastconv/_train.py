@@ -21,7 +21,7 @@ import numpy as np
 #: Per-dataset defaults: the bare ``python -m fastconv train --dataset X`` reaches the targets.
 DEFAULTS: Dict[str, dict] = {
     "mnist1d": dict(model="cnn1d", width=16, epochs=20, batch_size=32, lr=3e-3, weight_decay=0.05),
-    "digits": dict(model="cnn2d", width=16, epochs=20, batch_size=32, lr=3e-3, weight_decay=0.05),
+    "digits": dict(model="cnn2d", width=32, epochs=20, batch_size=32, lr=3e-3, weight_decay=0.05),
 }
 
 
@@ -297,7 +297,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, help="(decoupled for adamw) weight decay")
     p.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default="adamw")
     p.add_argument("--schedule", choices=["cosine", "step", "none"], default="cosine")
-    p.add_argument("--width", type=int, help="channel width of the model (default 16)")
+    p.add_argument("--width", type=int, help="channel width of the model (default: 16 for mnist1d, 32 for digits)")
     p.add_argument("--activation", choices=["relu", "gelu"], default="relu")
     p.add_argument("--threads", type=int, help="threads (fastconv and BLAS); default all cores")
     p.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, dropout")
