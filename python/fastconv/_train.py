@@ -297,7 +297,11 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("--weight-decay", type=float, help="(decoupled for adamw) weight decay")
     p.add_argument("--optimizer", choices=["adamw", "adam", "sgd"], default="adamw")
     p.add_argument("--schedule", choices=["cosine", "step", "none"], default="cosine")
-    p.add_argument("--width", type=int, help="channel width of the model (default: 16 for mnist1d, 32 for digits)")
+    p.add_argument(
+        "--width",
+        type=int,
+        help="channel width of the model (default: 16 for mnist1d, 32 for digits)",
+    )
     p.add_argument("--activation", choices=["relu", "gelu"], default="relu")
     p.add_argument("--threads", type=int, help="threads (fastconv and BLAS); default all cores")
     p.add_argument("--seed", type=int, default=0, help="seed of init, shuffling, dropout")
