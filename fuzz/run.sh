@@ -3,13 +3,13 @@
 #
 #   fuzz/run.sh [SECONDS] [TARGET...]
 #
-# SECONDS (default 60) is the total time, shared evenly by the targets (default:
-# correlate and plan). Needs only cargo and a C++ compiler (libfuzzer-sys builds
-# libFuzzer from source); nothing is installed. The targets are built as cargo-fuzz would
-# build them (sanitizer-coverage instrumentation, `--cfg fuzzing`, debug assertions and
-# overflow checks) but without a sanitizer, which needs nightly: `-Cpasses=sancov-module` and
-# `-Cllvm-args` are stable flags. With cargo-fuzz and nightly installed,
-# `cargo fuzz run correlate` works on the same crate.
+# SECONDS (default 60) is the total time, shared evenly by the targets (default: all of
+# them: correlate, layout, conv, pool and plan). Needs only cargo and a C++ compiler
+# (libfuzzer-sys builds libFuzzer from source); nothing is installed. The targets are built
+# as cargo-fuzz would build them (sanitizer-coverage instrumentation, `--cfg fuzzing`, debug
+# assertions and overflow checks) but without a sanitizer, which needs nightly:
+# `-Cpasses=sancov-module` and `-Cllvm-args` are stable flags. With cargo-fuzz and nightly
+# installed, `cargo fuzz run correlate` works on the same crate.
 #
 # A finding stops the run: libFuzzer prints the panic and writes the input to
 # fuzz/artifacts/TARGET/; rerun it with `fuzz/target/<triple>/release/TARGET FILE`, shrink it
@@ -23,8 +23,7 @@ shift || true
 if [ "$#" -gt 0 ]; then
     targets=("$@")
 else
-    # `layout` is left out until fft::correlate_*_into validate layouts fully (issue 6).
-    targets=(correlate plan)
+    targets=(correlate layout conv pool plan)
 fi
 
 triple="$(rustc -vV | sed -n 's/^host: //p')"

@@ -53,6 +53,10 @@ pub struct AxisGeometry {
     pub m: usize,
 }
 
+/// The longest axis a plan accepts (2^61 elements): longer ones cannot be in memory, and the
+/// bound keeps `n + k`, `m + k` and transform lengths far from overflow.
+pub const MAX_AXIS_LEN: usize = 1 << 61;
+
 impl AxisGeometry {
     /// The geometry of correlating a length-`n` signal with a length-`k` kernel in `mode`.
     ///
@@ -64,6 +68,11 @@ impl AxisGeometry {
     pub fn new(n: usize, k: usize, mode: Mode) -> Result<Self> {
         if n == 0 || k == 0 {
             return Err(ConvError::value("inputs must not be empty"));
+        }
+        if n > MAX_AXIS_LEN || k > MAX_AXIS_LEN {
+            // No array this long fits in an address space; refusing it keeps every sum of
+            // lengths below (signed) overflow.
+            return Err(too_large());
         }
         let ki = to_isize(k)?;
         let (start, m) = match mode {

@@ -229,7 +229,7 @@ pub fn overlap_save_block(plan: &Plan) -> Vec<usize> {
         .map(|g| {
             let mut best = (f64::INFINITY, g.m);
             let mut f = fast_len(2 * g.k);
-            while f <= 4 * (g.m + g.k) && f < (1 << 24) {
+            while f <= g.m.saturating_add(g.k).saturating_mul(4) && f < (1 << 24) {
                 let useful = (f - g.k + 1).min(g.m) as f64;
                 let per_output = nlogn(f as f64) / useful;
                 if per_output < best.0 {

@@ -586,6 +586,15 @@ pub fn run_correlate(data: &[u8]) {
     }
 }
 
+/// Set to skip lengths above 2^63 in [`run_plan`]'s `fast_real_len` call: the overflow this
+/// target found there is fixed (the length saturates), so nothing is skipped.
+const SKIP_FAST_REAL_LEN_OVERFLOW: bool = false;
+
+/// Set to skip geometries with lengths near `isize::MAX` in [`run_plan`]: the panics this
+/// target found there are fixed (`AxisGeometry::new` refuses axes above 2^61), so nothing
+/// is skipped.
+const SKIP_HUGE_AXIS: bool = false;
+
 /// Fuzz target `plan`: shapes of any size (no data is allocated for them) through planning,
 /// the cost model, layouts and validation; nothing may panic or overflow, and an entry point
 /// handed buffers that do not match the shapes must refuse them.
@@ -597,12 +606,28 @@ pub fn run_plan(data: &[u8]) {
     let _ = Isa::parse(&b.name(&["scalar", "avx2", "avx512"]));
     let _ = parallel::resolve_workers(Some(b.wild_size()));
     let _ = sizes::fast_len(b.wild_size());
-    let _ = sizes::fast_real_len(b.wild_size());
+    let n = b.wild_size();
+    // Fixed bug (found by this target): `fast_real_len(n)` computes `2 * fast_len(ceil(n / 2))`
+    // unchecked, which overflows for n > 2^63 (a panic with overflow checks, 0 without). Such
+    // lengths are skipped while `SKIP_FAST_REAL_LEN_OVERFLOW` is true.
+    if !SKIP_FAST_REAL_LEN_OVERFLOW || n <= 1 << 63 {
+        let _ = sizes::fast_real_len(n);
+    }
 
     // One axis of any size.
     let (n, k) = (b.wild_size(), b.wild_size());
     let mode = MODES[b.below(4)];
-    if let Ok(g) = AxisGeometry::new(n, k, mode) {
+    // Fixed bugs (found by this target): `AxisGeometry::new` accepts an input or output length
+    // above `isize::MAX` (only `k` is checked), and `interior` then panics in `clamp` (min >
+    // max); `taps` overflows `n - (start + i)` when `n + k/2` passes `isize::MAX` (mode
+    // `same`). Such geometries are skipped while `SKIP_HUGE_AXIS` is true.
+    let huge = |g: &AxisGeometry| {
+        g.m > isize::MAX as usize || g.n.checked_add(g.k).is_none_or(|s| s > isize::MAX as usize)
+    };
+    if let Some(g) = AxisGeometry::new(n, k, mode)
+        .ok()
+        .filter(|g| !SKIP_HUGE_AXIS || !huge(g))
+    {
         let (lo, hi) = g.interior();
         assert!(lo <= hi && hi <= g.m, "interior {lo}..{hi} of {g:?}");
         for i in [

@@ -20,6 +20,11 @@ impl<'a> Bytes<'a> {
         b
     }
 
+    /// How many input bytes are left unread.
+    pub fn remaining(&self) -> usize {
+        self.data.len().saturating_sub(self.pos)
+    }
+
     /// The next 8 bytes as a little-endian `u64`.
     pub fn u64(&mut self) -> u64 {
         (0..8).fold(0u64, |acc, i| acc | (u64::from(self.u8()) << (8 * i)))

@@ -45,9 +45,10 @@ pub fn fast_len(n: usize) -> usize {
     }
 }
 
-/// The smallest even 7-smooth length `>= n`, for real-input transforms.
+/// The smallest even 7-smooth length `>= n`, for real-input transforms (`usize::MAX` for
+/// lengths beyond any address space, `n > 2^63`).
 pub fn fast_real_len(n: usize) -> usize {
-    2 * fast_len(n.div_ceil(2).max(1))
+    fast_len(n.div_ceil(2).max(1)).saturating_mul(2)
 }
 
 #[cfg(test)]

@@ -37,7 +37,9 @@ pub fn conv_forward<T: ConvFloat>(
     if out.is_empty() {
         return Ok(());
     }
-    if shape.col_rows == 0 {
+    // No weights, or an input plane of size 0 that the padding alone covers: every window
+    // reads only zeros, so each output is its bias.
+    if shape.col_rows == 0 || shape.window.input_len == 0 {
         for plane in out.chunks_exact_mut(shape.window.output_len).enumerate() {
             let value = bias.map_or(T::zero(), |b| b[plane.0 % shape.out_channels]);
             plane.1.fill(value);
@@ -121,7 +123,7 @@ pub fn conv_grad_weight<T: ConvFloat>(
     if grad_weight.is_empty() {
         return Ok(());
     }
-    if shape.batch == 0 {
+    if shape.batch == 0 || shape.window.input_len == 0 {
         grad_weight.fill(T::zero());
         return Ok(());
     }

@@ -1,0 +1,6 @@
+//! Fuzz target `conv`: see [`fastconv_fuzz::run_conv`].
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+fuzz_target!(|data: &[u8]| fastconv_fuzz::run_conv(data));
