@@ -309,6 +309,23 @@ pub fn checked_count(dims: &[usize]) -> Result<usize> {
         .ok_or_else(|| ConvError::Memory(format!("the array shape {dims:?} is too large")))
 }
 
+/// A vector of `len` copies of `value`, or [`ConvError::Memory`] when it cannot be allocated
+/// (sizes come from arguments such as `input_size`, so they may be absurd: an infallible
+/// `vec!` would panic on capacity overflow or abort on allocation failure).
+fn filled<V: Copy>(value: V, len: usize) -> Result<Vec<V>> {
+    let too_large = || ConvError::Memory(format!("cannot allocate an array of {len} elements"));
+    if len
+        .checked_mul(std::mem::size_of::<V>())
+        .is_none_or(|b| b > isize::MAX as usize)
+    {
+        return Err(too_large());
+    }
+    let mut v = Vec::new();
+    v.try_reserve_exact(len).map_err(|_| too_large())?;
+    v.resize(len, value);
+    Ok(v)
+}
+
 /// Average pooling's divisor options.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub struct AvgOptions {
@@ -362,8 +379,8 @@ pub fn max_pool_forward<T: PoolFloat>(
     let (in_plane, out_plane) = (g.input_plane()?, g.output_plane()?);
     check_len("input", input.len(), checked_count(&[g.planes, in_plane])?)?;
     let total = checked_count(&[g.planes, out_plane])?;
-    let mut out = vec![T::ZERO; total];
-    let mut idx = vec![0i64; total];
+    let mut out = filled(T::ZERO, total)?;
+    let mut idx = filled(0i64, total)?;
     let body = |(p, (o, i)): (usize, (&mut [T], &mut [i64]))| {
         max_plane(g, &input[p * in_plane..(p + 1) * in_plane], o, i);
     };
@@ -440,7 +457,7 @@ pub fn max_pool_backward<T: PoolFloat>(
     let total_out = checked_count(&[planes, out_plane])?;
     check_len("grad_output", grad_output.len(), total_out)?;
     check_len("indices", indices.len(), total_out)?;
-    let mut grad_input = vec![T::ZERO; checked_count(&[planes, in_plane])?];
+    let mut grad_input = filled(T::ZERO, checked_count(&[planes, in_plane])?)?;
     if in_plane == 0 {
         if indices.iter().any(|&i| i != -1) {
             return Err(ConvError::value("indices point into an empty input plane"));
@@ -498,7 +515,7 @@ pub fn avg_pool_forward<T: PoolFloat>(
     let (in_plane, out_plane) = (g.input_plane()?, g.output_plane()?);
     check_len("input", input.len(), checked_count(&[g.planes, in_plane])?)?;
     let total = checked_count(&[g.planes, out_plane])?;
-    let mut out = vec![T::ZERO; total];
+    let mut out = filled(T::ZERO, total)?;
     let body = |(p, o): (usize, &mut [T])| {
         avg_plane(g, opts, &input[p * in_plane..(p + 1) * in_plane], o);
     };
@@ -581,7 +598,7 @@ pub fn avg_pool_backward<T: PoolFloat>(
         grad_output.len(),
         checked_count(&[g.planes, out_plane])?,
     )?;
-    let mut grad_input = vec![T::ZERO; checked_count(&[g.planes, in_plane])?];
+    let mut grad_input = filled(T::ZERO, checked_count(&[g.planes, in_plane])?)?;
     let body = |(p, gi): (usize, &mut [T])| {
         avg_plane_backward(
             g,
