@@ -410,16 +410,21 @@ def run_in_child(call, timeout: float = 60.0):
         finally:
             os._exit(0)
     os.close(write)
-    signal.signal(signal.SIGALRM, lambda *_: None)
-    signal.alarm(int(timeout))
+
+    def _timeout(*_):  # (a handler that returns would let os.read resume: PEP 475)
+        raise TimeoutError
+
+    previous = signal.signal(signal.SIGALRM, _timeout)
+    signal.alarm(max(1, int(timeout)))
+    data = b""
     try:
-        data = b""
         while chunk := os.read(read, 65536):
             data += chunk
-    except InterruptedError:  # pragma: no cover - timeout
+    except TimeoutError:  # pragma: no cover - the child hangs
         data = b""
     finally:
         signal.alarm(0)
+        signal.signal(signal.SIGALRM, previous)
         os.close(read)
     if not data:
         os.kill(pid, signal.SIGKILL)

@@ -37,6 +37,8 @@ from fastconv.nn.modules import (
     Dropout,
     Flatten,
     Identity,
+    LayerArgumentError,
+    LayerDtypeError,
     Linear,
     MaxPool1d,
     MaxPool2d,
@@ -51,6 +53,8 @@ from fastconv.nn.schedule import CosineAnnealingLR, LRScheduler, StepLR
 
 __all__ = [
     "functional",
+    "LayerArgumentError",
+    "LayerDtypeError",
     "init",
     "manual_seed",
     "Parameter",

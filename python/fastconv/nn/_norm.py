@@ -24,6 +24,13 @@ the result into a preallocated C-contiguous array of the input's shape and dtype
 
 Argument problems raise :class:`NormArgumentError`, a subclass of both ``ValueError`` and
 ``RuntimeError`` (torch raises one or the other), with torch's message where torch has one.
+Nothing is cast: weight, bias, the saved statistics, ``grad_output`` and ``relu_output``
+must have the input's dtype, float32 or float64 (either byte order), else
+:class:`NormDtypeError` (a ``TypeError`` and, as torch's "mixed dtype" error, a
+``RuntimeError``). The running statistics may be float32 or float64 whatever the input's
+dtype (converted, and in training written back; torch wants the input's dtype there too);
+any other dtype (integers, float16) raises :class:`NormDtypeError`. Any memory layout is
+accepted (copied where the core needs a C-contiguous, aligned array).
 """
 
 from __future__ import annotations
@@ -38,6 +45,7 @@ from fastconv._args import check_workers
 
 __all__ = [
     "NormArgumentError",
+    "NormDtypeError",
     "batch_norm",
     "batch_norm_backward",
 ]
@@ -49,13 +57,42 @@ class NormArgumentError(ValueError, RuntimeError):
     """A bad shape or argument (torch raises ``RuntimeError`` or ``ValueError``)."""
 
 
+class NormDtypeError(TypeError, RuntimeError):
+    """An array dtype other than float32/float64, or not the input's (torch raises
+    ``RuntimeError``: "mixed dtype")."""
+
+
+def _native(arr: np.ndarray) -> np.ndarray:
+    """``arr`` in native byte order (a big-endian float array converted, values unchanged)."""
+    if arr.dtype.kind == "f" and not arr.dtype.isnative:
+        return arr.astype(arr.dtype.newbyteorder("="))
+    return arr
+
+
+def _check_dtype(arr: np.ndarray, name: str, dtype: np.dtype, running: bool = False) -> None:
+    """``NormDtypeError`` unless ``arr`` has the input's ``dtype`` (in either byte order), or,
+    for ``running`` statistics, float32 or float64 (they are converted: a documented
+    deviation from torch, which wants the input's dtype there too)."""
+    got = arr.dtype.newbyteorder("=") if arr.dtype.kind == "f" else arr.dtype
+    if running and got != dtype and got in (np.float32, np.float64):
+        return
+    if running and got != dtype:
+        raise NormDtypeError(
+            f"batch_norm: {name} must have dtype float32 or float64 (that of the input, "
+            f"{dtype}, or the other, converted), got {arr.dtype}"
+        )
+    if got != dtype:
+        raise NormDtypeError(
+            f"batch_norm: {name} has dtype {arr.dtype} but input has dtype {dtype}: every "
+            "array must have the input's dtype (fastconv casts nothing; convert it first)"
+        )
+
+
 def _input(x: object, name: str) -> np.ndarray:
     """``x`` as a C-contiguous, aligned, native float32/float64 array of at least 2-D."""
-    arr = np.asarray(x)
-    if arr.dtype.kind == "f" and not arr.dtype.isnative:
-        arr = arr.astype(arr.dtype.newbyteorder("="))
+    arr = _native(np.asarray(x))
     if arr.dtype != np.float32 and arr.dtype != np.float64:
-        raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
+        raise NormDtypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
     if arr.ndim < 2:
         raise NormArgumentError(
             f"batch_norm: expected {name} of at least 2 dimensions (N, C, *S), got shape "
@@ -64,17 +101,22 @@ def _input(x: object, name: str) -> np.ndarray:
     return np.require(arr, requirements=("C", "A"))
 
 
-def _per_channel(v: object, name: str, c: int, dtype: np.dtype) -> Optional[np.ndarray]:
-    """A per-channel array (``None`` stays ``None``) of ``c`` elements as a 1-D C-contiguous
-    array of ``dtype`` (a copy when it must be converted)."""
+def _per_channel(
+    v: object, name: str, c: int, dtype: np.dtype, running: bool = False
+) -> Optional[np.ndarray]:
+    """A per-channel array (``None`` stays ``None``) of ``c`` elements and the input's
+    ``dtype`` (see :func:`_check_dtype`) as a 1-D C-contiguous, aligned array of ``dtype`` (a
+    copy when it is not one)."""
     if v is None:
         return None
     arr = np.asarray(v)
-    if arr.dtype.kind not in "fiu":
-        raise TypeError(f"{name} must be a real array, got dtype {arr.dtype}")
     if arr.size != c:
         raise NormArgumentError(f"{name} should contain {c} elements not {arr.size}")
-    return np.ascontiguousarray(arr.reshape(c), dtype=dtype)
+    _check_dtype(arr, name, dtype, running)
+    arr = arr.reshape(c)
+    if arr.dtype != dtype:  # big-endian, or running statistics of the other float dtype
+        arr = arr.astype(dtype)
+    return np.require(arr, requirements=("C", "A"))
 
 
 def _running(v: object, name: str, c: int, dtype: np.dtype) -> Tuple[np.ndarray, np.ndarray]:
@@ -82,15 +124,15 @@ def _running(v: object, name: str, c: int, dtype: np.dtype) -> Tuple[np.ndarray,
     input's dtype and is C-contiguous and writeable, else a converted copy to write back."""
     if not isinstance(v, np.ndarray):
         raise TypeError(f"{name} must be a NumPy array (it is updated in place), got {type(v)}")
-    if v.dtype.kind != "f":
-        raise TypeError(f"{name} must be a float array, got dtype {v.dtype}")
     if v.size != c:
         raise NormArgumentError(f"{name} should contain {c} elements not {v.size}")
+    _check_dtype(v, name, dtype, running=True)
     if not v.flags.writeable:
         raise NormArgumentError(f"{name} must be writeable: training updates it in place")
     if v.dtype == dtype and v.ndim == 1 and v.flags.c_contiguous and v.flags.aligned:
         return v, v
-    return np.ascontiguousarray(v.reshape(c), dtype=dtype), v
+    # a converted copy the core updates, written back after the call
+    return np.array(v.reshape(c), dtype=dtype, order="C"), v
 
 
 def batch_norm(
@@ -124,6 +166,8 @@ def batch_norm(
     dt = x.dtype
     training = bool(training)
     momentum, eps = float(momentum), float(eps)
+    if not eps >= 0.0:  # (NaN too: it would make every output NaN)
+        raise NormArgumentError(f"batch_norm eps must be non-negative, but got {eps}")
     workers = check_workers(workers)
     per_channel = math.prod(shape) // c if c else 0
     if training and per_channel == 1:
@@ -142,8 +186,8 @@ def batch_norm(
         rm, rm_user = _running(running_mean, "running_mean", c, dt)
         rv, rv_user = _running(running_var, "running_var", c, dt)
     else:
-        rm = _per_channel(running_mean, "running_mean", c, dt)
-        rv = _per_channel(running_var, "running_var", c, dt)
+        rm = _per_channel(running_mean, "running_mean", c, dt, running=True)
+        rv = _per_channel(running_var, "running_var", c, dt, running=True)
         rm_user = rv_user = None
     if c == 0 or (training and per_channel == 0):
         # Nothing to normalise: an empty result, running statistics untouched (torch's rule).
@@ -182,8 +226,7 @@ def batch_norm_backward(
     x = _input(input, "input")
     g = _input(grad_output, "grad_output")
     dt = x.dtype
-    if g.dtype != dt:
-        g = g.astype(dt)
+    _check_dtype(g, "grad_output", dt)
     if g.shape != x.shape:
         raise NormArgumentError(
             f"batch_norm_backward: grad_output has shape {g.shape}, input has shape {x.shape}"
@@ -199,7 +242,9 @@ def batch_norm_backward(
         raise NormArgumentError("batch_norm_backward needs save_mean and save_invstd")
     y = None
     if relu_output is not None:
-        y = np.require(np.asarray(relu_output, dtype=dt), requirements=("C", "A"))
+        y = _native(np.asarray(relu_output))
+        _check_dtype(y, "relu_output", dt)
+        y = np.require(y, requirements=("C", "A"))
         if y.shape != x.shape:
             raise NormArgumentError(
                 f"batch_norm_backward: relu_output has shape {y.shape}, input has shape {x.shape}"

@@ -11,7 +11,11 @@
 * activations, softmax, dropout and losses with their gradients, vectorised in NumPy.
 
 Argument problems raise :class:`PoolArgumentError`, a subclass of both ``ValueError`` (NumPy's
-class for bad values) and ``RuntimeError`` (torch's), with a message naming the argument.
+class for bad values) and ``RuntimeError`` (torch's), with a message naming the argument;
+a softmax ``dim`` out of range raises :class:`PoolDimError`, also an ``IndexError`` (torch's).
+The element-wise functions and losses allocate their result before computing: one that cannot
+be allocated (say a zero-stride view of a huge shape as the input) raises ``MemoryError`` at
+once.
 
 Beyond torch: every pooling function takes a keyword-only ``workers`` (threads for this call;
 ``-1`` means all cores), and ``dropout`` can return its scaled mask (``return_mask=True``),
@@ -32,6 +36,7 @@ from fastconv._args import check_workers
 
 __all__ = [
     "PoolArgumentError",
+    "PoolDimError",
     "adaptive_avg_pool1d",
     "adaptive_avg_pool1d_backward",
     "adaptive_avg_pool2d",
@@ -70,6 +75,11 @@ class PoolArgumentError(ValueError, RuntimeError):
     """A bad shape or argument value (torch raises ``RuntimeError``, NumPy ``ValueError``)."""
 
 
+class PoolDimError(PoolArgumentError, IndexError):
+    """A ``dim`` out of range: torch raises ``IndexError``; also a :class:`PoolArgumentError`
+    (what fastconv raised before), so code catching either keeps working."""
+
+
 # --------------------------------------------------------------------------------------------
 # argument handling
 # --------------------------------------------------------------------------------------------
@@ -91,6 +101,31 @@ def _float_array(x: object, name: str) -> np.ndarray:
     if arr.dtype != np.float32 and arr.dtype != np.float64:
         raise TypeError(f"{name} must have dtype float32 or float64, got {arr.dtype}")
     return arr
+
+
+def _empty(shape: Tuple[int, ...], dtype, fname: str) -> np.ndarray:
+    """``np.empty(shape, dtype)``: a result's buffer, allocated before any work so that a result
+    that cannot exist (a zero-stride view of a huge shape as the input) fails at once with
+    ``MemoryError`` instead of after a reduction over every element of the view."""
+    try:
+        return np.empty(shape, dtype)
+    except (MemoryError, ValueError) as err:
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        raise MemoryError(
+            f"{fname}: cannot allocate the result of shape {tuple(shape)} ({nbytes} bytes)"
+        ) from err
+
+
+def _result_like(g: np.ndarray, x: np.ndarray, fname: str, xname: str, dtype=None) -> np.ndarray:
+    """The (uninitialised) result of an element-wise backward pass of ``grad_output`` ``g``
+    and ``x``: their broadcast shape, ``dtype`` or their promoted dtype (see :func:`_empty`)."""
+    try:
+        shape = np.broadcast_shapes(g.shape, x.shape)
+    except ValueError:
+        raise PoolArgumentError(
+            f"{fname}: grad_output {g.shape} and {xname} {x.shape} do not broadcast"
+        ) from None
+    return _empty(shape, np.result_type(g.dtype, x.dtype) if dtype is None else dtype, fname)
 
 
 def _int(value: object, name: str) -> int:
@@ -296,6 +331,18 @@ def _max_pool_backward(nd, grad_output, indices, input_shape, workers):
             f"{fname}: indices has shape {idx.shape}, grad_output {grad.shape}: they must match"
         )
     g, unbatched, spatial = _input_shape(input_shape, grad, nd, fname)
+    # The forward pass only produces indices into the plane (every window holds at least one
+    # input element): a negative index is not one of its indices (torch's -1 marks a window
+    # without one, which the forward cannot produce), so it is refused, not skipped.
+    # (An unsigned index beyond int64 would wrap to a negative one in the conversion below.)
+    if idx.size:
+        plane = math.prod(spatial)
+        bad = idx.min() if idx.dtype.kind == "i" else idx.max()
+        if bad < 0 or (idx.dtype.kind == "u" and bad >= plane):
+            raise PoolArgumentError(
+                f"{fname}: indices holds {int(bad)}: indices must be flat positions in the "
+                f"input plane, in range [0, {plane})"
+            )
     ib = idx[None] if unbatched else idx
     workers = check_workers(workers)
     out = _core_call(
@@ -644,7 +691,7 @@ def adaptive_avg_pool2d_backward(grad_output, input_shape):
 def relu(input, inplace=False):
     """``max(x, 0)``; NaN stays NaN. ``inplace`` writes into ``input``."""
     x = _float_array(input, "input")
-    return np.maximum(x, 0, out=x if inplace else None)
+    return np.maximum(x, 0, out=x if inplace else _empty(x.shape, x.dtype, "relu"))
 
 
 def relu_backward(grad_output, input):
@@ -652,7 +699,10 @@ def relu_backward(grad_output, input):
     ``threshold_backward``), else 0. ``input`` may also be relu's output."""
     g = _float_array(grad_output, "grad_output")
     x = _float_array(input, "input")
-    return np.where(x <= 0, g.dtype.type(0), g)
+    out = _result_like(g, x, "relu_backward", "input", g.dtype)
+    np.copyto(out, g)
+    np.copyto(out, g.dtype.type(0), where=x <= 0)
+    return out
 
 
 _SQRT_HALF = math.sqrt(0.5)
@@ -677,11 +727,12 @@ def gelu(input, approximate="none"):
     """``x * Phi(x)`` (torch's erf form), or its tanh approximation (``approximate='tanh'``)."""
     _check_approximate(approximate)
     x = _float_array(input, "input")
+    out = _empty(x.shape, x.dtype, "gelu")
     t = x.dtype.type
     if approximate == "tanh":
         inner = t(_TANH_BETA) * (x + t(_TANH_KAPPA) * x * x * x)
-        return t(0.5) * x * (t(1) + np.tanh(inner))
-    return x * t(0.5) * (t(1) + _erf(x * t(_SQRT_HALF)))
+        return np.multiply(t(0.5) * x, t(1) + np.tanh(inner), out=out)
+    return np.multiply(x * t(0.5), t(1) + _erf(x * t(_SQRT_HALF)), out=out)
 
 
 def gelu_backward(grad_output, input, approximate="none"):
@@ -689,6 +740,7 @@ def gelu_backward(grad_output, input, approximate="none"):
     _check_approximate(approximate)
     g = _float_array(grad_output, "grad_output")
     x = _float_array(input, "input")
+    out = _result_like(g, x, "gelu_backward", "input")
     t = x.dtype.type
     if approximate == "tanh":
         x_sq = x * x
@@ -703,22 +755,24 @@ def gelu_backward(grad_output, input, approximate="none"):
             * t(_TANH_BETA)
             * (t(1) + t(3 * _TANH_KAPPA) * x_sq)
         )
-        return g * (left_derivative + right_derivative)
+        return np.multiply(g, left_derivative + right_derivative, out=out)
     cdf = t(0.5) * (t(1) + _erf(x * t(_SQRT_HALF)))
     pdf = np.exp(t(-0.5) * x * x) * t(_INV_SQRT_2PI)
-    return g * (cdf + x * pdf)
+    return np.multiply(g, cdf + x * pdf, out=out)
 
 
 def tanh(input):
     """Element-wise hyperbolic tangent."""
-    return np.tanh(_float_array(input, "input"))
+    x = _float_array(input, "input")
+    return np.tanh(x, out=_empty(x.shape, x.dtype, "tanh"))
 
 
 def tanh_backward(grad_output, output):
     """Gradient of :func:`tanh` from its output ``y``: ``grad_output * (1 - y**2)``."""
     g = _float_array(grad_output, "grad_output")
     y = _float_array(output, "output")
-    return g * (y.dtype.type(1) - y * y)
+    out = _result_like(g, y, "tanh_backward", "output")
+    return np.multiply(g, y.dtype.type(1) - y * y, out=out)
 
 
 def dropout(input, p=0.5, training=True, rng=None, *, return_mask=False):
@@ -730,19 +784,31 @@ def dropout(input, p=0.5, training=True, rng=None, *, return_mask=False):
     ``grad_input = grad_output * mask``.
     """
     x = _float_array(input, "input")
-    p = float(p)
+    p = _probability(p)
     if not 0.0 <= p <= 1.0:
         raise PoolArgumentError(f"dropout probability has to be between 0 and 1, but got {p}")
     if not training or p == 0.0 or x.size == 0:
         return (x, np.ones_like(x)) if return_mask else x
+    out = _empty(x.shape, x.dtype, "dropout")
     if p == 1.0:
         mask = np.zeros_like(x)
     else:
         gen = rng if isinstance(rng, np.random.Generator) else np.random.default_rng(rng)
         keep = gen.random(x.shape) >= p
         mask = keep.astype(x.dtype) / x.dtype.type(1.0 - p)
-    out = x * mask
+    np.multiply(x, mask, out=out)
     return (out, mask) if return_mask else out
+
+
+def _probability(p: object) -> float:
+    """``p`` as a float: a real number (torch raises ``TypeError`` for anything else, a
+    numeric string included)."""
+    if isinstance(p, (str, bytes)):
+        raise TypeError(f"dropout: p must be a float, got {type(p).__name__} {p!r}")
+    try:
+        return float(p)  # type: ignore[arg-type]
+    except (TypeError, ValueError):
+        raise TypeError(f"dropout: p must be a float, got {type(p).__name__} {p!r}") from None
 
 
 # --------------------------------------------------------------------------------------------
@@ -761,31 +827,46 @@ def _softmax_dim(x: np.ndarray, dim: Optional[int], name: str) -> int:
     dim = _int(dim, "dim")
     nd = max(x.ndim, 1)
     if not -nd <= dim < nd:
-        raise PoolArgumentError(f"dim {dim} is out of range for an array of {x.ndim} dims")
+        raise PoolDimError(
+            f"{name}: dim {dim} is out of range for an array of {x.ndim} dims (expected to be "
+            f"in range of [{-nd}, {nd - 1}])"
+        )
     return dim % nd
 
 
 def _softmax_input(input, dim, dtype, name):
-    x = _float_array(input if dtype is None else np.asarray(input).astype(dtype), "input")
+    if dtype is not None:
+        arr = np.asarray(input)
+        if arr.dtype.kind not in "fiu":  # astype would parse strings, truncate complex
+            raise TypeError(f"{name}: input must be a real array, got dtype {arr.dtype}")
+        input = arr.astype(dtype)
+    x = _float_array(input, "input")
     return x, _softmax_dim(x, dim, name)
 
 
 def softmax(input, dim=None, dtype=None):
-    """``exp(x) / sum(exp(x))`` along ``dim`` (computed as ``exp(x - max)``)."""
+    """``exp(x) / sum(exp(x))`` along ``dim`` (computed as ``exp(x - max)``). A ``dim`` out
+    of range raises :class:`PoolDimError` (an ``IndexError``, as torch's)."""
     x, dim = _softmax_input(input, dim, dtype, "softmax")
     if x.ndim == 0:
         return np.exp(x - x)
-    e = np.exp(x - np.max(x, axis=dim, keepdims=True))
-    return e / np.sum(e, axis=dim, keepdims=True)
+    out = _empty(x.shape, x.dtype, "softmax")  # before the reductions over ``x``
+    np.subtract(x, np.max(x, axis=dim, keepdims=True), out=out)
+    np.exp(out, out=out)
+    out /= np.sum(out, axis=dim, keepdims=True)
+    return out
 
 
 def log_softmax(input, dim=None, dtype=None):
-    """``x - log(sum(exp(x)))`` along ``dim``, computed stably."""
+    """``x - log(sum(exp(x)))`` along ``dim``, computed stably (``x - max`` first: a ``-inf``
+    entry gives ``-inf``, the others stay finite)."""
     x, dim = _softmax_input(input, dim, dtype, "log_softmax")
     if x.ndim == 0:
         return x - x
-    shifted = x - np.max(x, axis=dim, keepdims=True)
-    return shifted - np.log(np.sum(np.exp(shifted), axis=dim, keepdims=True))
+    out = _empty(x.shape, x.dtype, "log_softmax")  # before the reductions over ``x``
+    np.subtract(x, np.max(x, axis=dim, keepdims=True), out=out)
+    out -= np.log(np.sum(np.exp(out), axis=dim, keepdims=True))
+    return out
 
 
 _REDUCTIONS = ("none", "mean", "sum")
@@ -798,8 +879,14 @@ def _check_reduction(reduction: str) -> None:
 
 def _ce_terms(input, target, weight, ignore_index, reduction, label_smoothing):
     """The pieces both cross-entropy passes need, class axis moved last:
-    ``(x, logp, a, denom, per_sample)`` with ``loss_i = -sum_c a_ic logp_ic`` and the mean's
-    denominator."""
+    ``(x, cdim, logp, a, denom, terms)`` with ``loss_i = -sum_c a_ic logp_ic`` over the terms
+    torch computes (``terms``, a boolean mask; None: every class), and the mean's
+    denominator.
+
+    With class-index targets torch's loss reads the target's log-probability only (plus every
+    class's with ``label_smoothing``, and nothing of an ignored sample): a ``-inf`` logit of
+    another class gives ``logp = -inf`` and ``a = 0`` there, whose product (NaN) is no term.
+    With probability targets every class is a term, as in torch."""
     _check_reduction(reduction)
     x = _float_array(input, "input")
     if x.ndim == 0:
@@ -813,15 +900,15 @@ def _ce_terms(input, target, weight, ignore_index, reduction, label_smoothing):
         )
     xl = np.moveaxis(x, cdim, -1)
     t = x.dtype.type
-    if weight is None:
-        w = np.ones(ncls, dtype=x.dtype)
-    else:
+    if weight is not None:
         w = _float_array(weight, "weight").astype(x.dtype, copy=False)
         if w.shape != (ncls,):
             raise PoolArgumentError(
                 f"weight must be 1-D with {ncls} entries (one per class), got shape {w.shape}"
             )
-    logp = log_softmax(xl, dim=-1)
+    logp = log_softmax(xl, dim=-1)  # (first: it refuses a result that cannot be allocated)
+    if weight is None:
+        w = np.ones(ncls, dtype=x.dtype)
     tgt = np.asarray(target)
     if tgt.dtype.kind in "fc":  # class probabilities
         if tgt.shape != x.shape:
@@ -834,7 +921,7 @@ def _ce_terms(input, target, weight, ignore_index, reduction, label_smoothing):
             tl = tl * t(1 - eps) + t(eps / ncls)
         a = w * tl
         denom = t(max(xl.size // max(ncls, 1), 0))
-        return x, cdim, logp, a, denom
+        return x, cdim, logp, a, denom, None
     if tgt.dtype.kind not in "iu":
         raise TypeError(f"target must hold integer class indices or floats, got {tgt.dtype}")
     want = x.shape[:cdim] + x.shape[cdim + 1 :]
@@ -852,10 +939,13 @@ def _ce_terms(input, target, weight, ignore_index, reduction, label_smoothing):
     wt = w[tc] * valid
     a = np.zeros_like(logp)
     np.put_along_axis(a, tc[..., None], (t(1 - eps) * wt)[..., None], axis=-1)
+    terms = np.zeros(logp.shape, dtype=bool)
+    np.put_along_axis(terms, tc[..., None], valid[..., None], axis=-1)
     if eps > 0:
         a += t(eps / ncls) * w * valid[..., None]
+        terms |= valid[..., None]
     denom = wt.sum(dtype=x.dtype)
-    return x, cdim, logp, a, denom
+    return x, cdim, logp, a, denom, terms
 
 
 def cross_entropy(
@@ -866,10 +956,16 @@ def cross_entropy(
     probabilities (floats, the input's shape), with optional class ``weight`` and
     ``label_smoothing`` (torch's rules: a weighted mean divides by the targets' total weight).
     Returns a NumPy scalar, or per-sample losses for ``reduction='none'``."""
-    x, _, logp, a, denom = _ce_terms(
+    x, _, logp, a, denom, terms = _ce_terms(
         input, target, weight, ignore_index, reduction, label_smoothing
     )
-    per_sample = -np.sum(a * logp, axis=-1)
+    if terms is None:
+        products = a * logp
+    else:  # (-0.0: what ``0 * logp`` gave where it is no term, so the sums keep their bits)
+        products = np.full(logp.shape, -0.0, dtype=logp.dtype)
+        with np.errstate(invalid="ignore"):  # a zero-weight -inf target: NaN, as torch's
+            np.multiply(a, logp, out=products, where=terms)
+    per_sample = -np.sum(products, axis=-1)
     if reduction == "none":
         return per_sample
     total = np.sum(per_sample, dtype=x.dtype)
@@ -892,7 +988,7 @@ def cross_entropy_backward(
     """Gradient of :func:`cross_entropy` with respect to ``input`` (same arguments;
     ``grad_output`` is a scalar, or per-sample for ``reduction='none'``):
     ``(sum_c a_ic) softmax_i - a_i`` scaled by the reduction."""
-    x, cdim, logp, a, denom = _ce_terms(
+    x, cdim, logp, a, denom, _ = _ce_terms(
         input, target, weight, ignore_index, reduction, label_smoothing
     )
     g = np.asarray(grad_output, dtype=x.dtype)
@@ -929,8 +1025,9 @@ def _mse_inputs(input, target, reduction):
 
 def mse_loss(input, target, reduction="mean"):
     """Mean (or summed, or element-wise) squared error; shapes broadcast as in torch."""
-    x, y, _ = _mse_inputs(input, target, reduction)
-    sq = (x - y) ** 2
+    x, y, shape = _mse_inputs(input, target, reduction)
+    sq = _empty(shape, x.dtype, "mse_loss")
+    np.square(np.subtract(x, y, out=sq), out=sq)
     if reduction == "none":
         return sq
     total = np.sum(sq, dtype=x.dtype)
@@ -944,7 +1041,8 @@ def mse_loss_backward(grad_output, input, target, reduction="mean"):
     """Gradient of :func:`mse_loss` with respect to ``input`` (summed over broadcast axes)."""
     x, y, shape = _mse_inputs(input, target, reduction)
     g = np.asarray(grad_output, dtype=x.dtype)
-    grad = x.dtype.type(2) * (x - y)
+    grad = _empty(shape, x.dtype, "mse_loss_backward")
+    np.multiply(x.dtype.type(2), np.subtract(x, y, out=grad), out=grad)
     if reduction == "mean":
         grad = grad * (g / x.dtype.type(max(math.prod(shape), 1)))
     else:

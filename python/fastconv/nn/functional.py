@@ -295,6 +295,11 @@ def _conv_setup(d, fname, input, weight, stride, padding, dilation, groups, padd
     np_mode = _padding_mode(padding_mode, fname)
     N, C_in, *S = xb.shape
     C_out, C_g, *K = w.shape
+    if C_out < 1:  # torch's check: a convolution has at least one output channel
+        raise ConvArgumentError(
+            f"{fname}: given groups={groups}, expected weight to be at least 1 at dimension 0 "
+            f"(the output channels), but got weight of shape {list(w.shape)}"
+        )
     if any(k < 1 for k in K):
         raise ConvArgumentError(f"{fname}: kernel size must be positive, got weight {w.shape}")
     if C_out % groups:
@@ -698,6 +703,12 @@ def _transpose_setup(d, fname, input, weight, stride, padding, output_padding, g
     groups = _groups(groups, fname)
     N, C_in, *S = xb.shape
     C_in_w, C_og, *K = w.shape
+    if 0 in S and 0 not in (N, C_in):  # torch: only a zero batch or channel count may be empty
+        raise ConvArgumentError(
+            f"{fname}: expected input with non-zero spatial sizes (only zero batch or zero "
+            f"channel inputs may be empty), but got input size 0 on a spatial axis: input of "
+            f"shape {list(x.shape)}"
+        )
     if any(k < 1 for k in K):
         raise ConvArgumentError(f"{fname}: kernel size must be positive, got weight {w.shape}")
     if C_in_w % groups:

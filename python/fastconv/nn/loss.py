@@ -3,6 +3,11 @@
 ``loss = criterion(output, target)`` returns a Python float and keeps what
 ``criterion.backward()`` needs; ``backward(grad=1.0)`` returns the gradient with respect to
 ``output`` (float32, same shape).
+
+Argument and shape errors raise :class:`~fastconv.nn.modules.LayerArgumentError` (a
+``ValueError`` and a ``RuntimeError``, as the layers'); logits/outputs must be float arrays
+and targets numeric (:class:`~fastconv.nn.modules.LayerDtypeError` otherwise: nothing is
+parsed from strings).
 """
 
 from __future__ import annotations
@@ -11,7 +16,7 @@ from typing import Optional
 
 import numpy as np
 
-from fastconv.nn.modules import DTYPE, Module
+from fastconv.nn.modules import DTYPE, LayerArgumentError, LayerDtypeError, Module
 
 __all__ = ["CrossEntropyLoss", "MSELoss", "log_softmax"]
 
@@ -25,6 +30,12 @@ def log_softmax(x: np.ndarray, axis: int = 1) -> np.ndarray:
     return shifted - np.log(np.exp(shifted).sum(axis=axis, keepdims=True))
 
 
+def _check_kind(a: np.ndarray, loss: str, name: str, kinds: str, want: str) -> None:
+    """``LayerDtypeError`` unless ``a``'s dtype kind is one of ``kinds``."""
+    if a.dtype.kind not in kinds:
+        raise LayerDtypeError(f"{loss}: {name} must be {want}, got dtype {a.dtype}")
+
+
 class CrossEntropyLoss(Module):
     """torch.nn.CrossEntropyLoss for logits (N, C) and integer class targets (N,).
 
@@ -35,9 +46,9 @@ class CrossEntropyLoss(Module):
     def __init__(self, reduction: str = "mean", label_smoothing: float = 0.0) -> None:
         super().__init__()
         if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+            raise LayerArgumentError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         if not 0.0 <= label_smoothing <= 1.0:
-            raise ValueError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
+            raise LayerArgumentError(f"label_smoothing must be in [0, 1], got {label_smoothing}")
         self.reduction = reduction
         self.label_smoothing = float(label_smoothing)
 
@@ -48,18 +59,21 @@ class CrossEntropyLoss(Module):
         """Mean (or sum) over the batch of -log softmax(logits)[target]."""
         logits = np.asarray(logits)
         target = np.asarray(target)
+        _check_kind(logits, "CrossEntropyLoss", "logits", "f", "a float array")
         if logits.ndim != 2:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"CrossEntropyLoss expects logits of shape (N, C), got {tuple(logits.shape)}"
             )
         if target.shape != logits.shape[:1] or not np.issubdtype(target.dtype, np.integer):
-            raise ValueError(
+            raise LayerArgumentError(
                 f"CrossEntropyLoss expects integer targets of shape ({logits.shape[0]},), got "
                 f"{target.dtype} of shape {tuple(target.shape)}"
             )
         n, c = logits.shape
         if n and (target.min() < 0 or target.max() >= c):
-            raise ValueError(f"targets must be in [0, {c}), got [{target.min()}, {target.max()}]")
+            raise LayerArgumentError(
+                f"targets must be in [0, {c}), got [{target.min()}, {target.max()}]"
+            )
         logp = log_softmax(logits.astype(DTYPE, copy=False), axis=1)
         rows = np.arange(n)
         nll = -logp[rows, target]
@@ -90,7 +104,7 @@ class MSELoss(Module):
     def __init__(self, reduction: str = "mean") -> None:
         super().__init__()
         if reduction not in _REDUCTIONS:
-            raise ValueError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
+            raise LayerArgumentError(f"reduction must be one of {_REDUCTIONS}, got {reduction!r}")
         self.reduction = reduction
         self._diff: Optional[np.ndarray] = None
 
@@ -99,10 +113,13 @@ class MSELoss(Module):
 
     def forward(self, output: np.ndarray, target: np.ndarray) -> float:  # type: ignore[override]
         """sum((output - target)^2) / (size for 'mean')."""
+        output, target = np.asarray(output), np.asarray(target)
+        _check_kind(output, "MSELoss", "output", "f", "a float array")
+        _check_kind(target, "MSELoss", "target", "fiub", "a numeric array")
         output = np.asarray(output, dtype=DTYPE)
         target = np.asarray(target, dtype=DTYPE)
         if output.shape != target.shape:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"MSELoss expects output and target of the same shape, got "
                 f"{tuple(output.shape)} and {tuple(target.shape)}"
             )

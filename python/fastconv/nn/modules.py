@@ -4,6 +4,20 @@ Each layer's ``forward(x)`` keeps what its ``backward(grad_output)`` needs; ``ba
 adds the parameter gradients into the preallocated ``Parameter.grad`` buffers and returns
 the gradient with respect to the input. Everything is float32.
 
+Inputs (as torch's layers, which raise ``RuntimeError`` for a dtype mismatch):
+
+* layers with parameters (:class:`Linear`, :class:`Conv1d`/:class:`Conv2d`,
+  :class:`BatchNorm1d`/:class:`BatchNorm2d`) take float32 inputs only: float64 (their
+  parameters are float32) and any other dtype raise :class:`LayerDtypeError`;
+* the others (activations, pooling, :class:`Dropout`) take float32 or float64, computing in
+  float32 (a float64 input is converted); other dtypes (integers, bool, float16, complex,
+  strings, objects) raise :class:`LayerDtypeError`. Nothing is parsed or cast otherwise.
+* A big-endian float32 input is accepted (converted to native order, values unchanged).
+
+Argument and shape errors raise :class:`LayerArgumentError`, a ``ValueError`` and a
+``RuntimeError`` (torch raises RuntimeError for most of them and ValueError for some
+constructor arguments), as ``fastconv.nn.functional``'s ``ConvArgumentError`` and its peers.
+
 Buffer reuse: in training mode a layer writes its output (and its input gradient, where it
 computes one itself) into arrays it keeps between calls, so a training step does not
 allocate them again. The array a layer returned is therefore overwritten by that layer's
@@ -24,6 +38,8 @@ from fastconv.nn import functional as F
 from fastconv.nn import init
 
 __all__ = [
+    "LayerArgumentError",
+    "LayerDtypeError",
     "Parameter",
     "Module",
     "Sequential",
@@ -48,6 +64,38 @@ __all__ = [
 
 DTYPE = np.float32
 _IntOrTuple = Union[int, Sequence[int]]
+
+
+class LayerArgumentError(ValueError, RuntimeError):
+    """A bad layer argument or input shape (torch raises ``RuntimeError``, or ``ValueError``
+    for some constructor arguments; NumPy code expects ``ValueError``)."""
+
+
+class LayerDtypeError(TypeError, RuntimeError):
+    """An input dtype a layer does not take (torch raises ``RuntimeError`` for a mismatch with
+    the parameters' dtype)."""
+
+
+def _input_dtype(x: object, layer: Module, exact: bool) -> np.ndarray:
+    """``x`` as a float32 array: float32 only when ``exact`` (a layer with float32
+    parameters), else float32 or float64 (converted); ``LayerDtypeError`` for anything else."""
+    x = np.asarray(x)
+    dt = x.dtype
+    if dt == DTYPE:
+        return x
+    native = dt.newbyteorder("=") if dt.kind == "f" else dt
+    if native == DTYPE or (native == np.float64 and not exact):
+        return x.astype(DTYPE)
+    name = type(layer).__name__
+    if native == np.float64:
+        raise LayerDtypeError(
+            f"{name}: input has dtype {dt} but the layer's parameters are float32 (torch raises "
+            "for this mismatch too): convert the input with x.astype(np.float32)"
+        )
+    want = "float32" if exact else "float32 or float64"
+    raise LayerDtypeError(
+        f"{name}: input must have dtype {want}, got dtype {dt} (layers cast nothing else)"
+    )
 
 
 class Parameter:
@@ -78,18 +126,19 @@ class Parameter:
         return f"Parameter(shape={self.data.shape})"
 
 
-def _as_input(x: np.ndarray, layer: Module, ndim: Union[int, Tuple[int, ...]]) -> np.ndarray:
-    """C-contiguous float32 view/copy of ``x``, with a clear error for a wrong rank."""
-    x = np.asarray(x)
+def _as_input(
+    x: np.ndarray, layer: Module, ndim: Union[int, Tuple[int, ...]], exact: bool = True
+) -> np.ndarray:
+    """C-contiguous, aligned float32 view/copy of ``x`` (see :func:`_input_dtype`), with a
+    clear error for a wrong rank."""
+    x = _input_dtype(x, layer, exact)
     allowed = (ndim,) if isinstance(ndim, int) else ndim
     if x.ndim not in allowed:
         want = " or ".join(f"{n}-D" for n in allowed)
-        raise ValueError(
+        raise LayerArgumentError(
             f"{type(layer).__name__} expects a {want} input, got shape {tuple(x.shape)}"
         )
-    if x.dtype != DTYPE or not x.flags.c_contiguous:
-        x = np.ascontiguousarray(x, dtype=DTYPE)
-    return x
+    return np.require(x, requirements=("C", "A"))
 
 
 class Module:
@@ -241,7 +290,7 @@ class Module:
                 continue
             value = np.asarray(value)
             if value.shape != targets[name].shape:
-                raise ValueError(
+                raise LayerArgumentError(
                     f"shape mismatch for {name!r}: model has {targets[name].shape}, "
                     f"state dict has {value.shape}"
                 )
@@ -339,7 +388,7 @@ class Identity(Module):
 
 def _positive(name: str, value: int) -> int:
     if not isinstance(value, (int, np.integer)) or isinstance(value, bool) or value < 1:
-        raise ValueError(f"{name} must be a positive int, got {value!r}")
+        raise LayerArgumentError(f"{name} must be a positive int, got {value!r}")
     return int(value)
 
 
@@ -375,9 +424,9 @@ class Linear(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x @ W.T + b."""
-        x = np.asarray(x)
+        x = _input_dtype(x, self, exact=True)
         if x.ndim < 1 or x.shape[-1] != self.in_features:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"Linear expects an input with last dimension in_features={self.in_features}, "
                 f"got shape {tuple(x.shape)}"
             )
@@ -410,7 +459,9 @@ def _ntuple(name: str, value: _IntOrTuple, n: int, minimum: int) -> Tuple[int, .
     if len(value) != n or not all(
         isinstance(v, (int, np.integer)) and not isinstance(v, bool) and v >= minimum for v in value
     ):
-        raise ValueError(f"{name} must be an int >= {minimum} or {n} of them, got {value!r}")
+        raise LayerArgumentError(
+            f"{name} must be an int >= {minimum} or {n} of them, got {value!r}"
+        )
     return tuple(int(v) for v in value)
 
 
@@ -437,7 +488,7 @@ class _ConvNd(Module):
         self.out_channels = _positive("out_channels", out_channels)
         self.groups = _positive("groups", groups)
         if in_channels % groups or out_channels % groups:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"in_channels ({in_channels}) and out_channels ({out_channels}) must be "
                 f"divisible by groups ({groups})"
             )
@@ -446,12 +497,14 @@ class _ConvNd(Module):
         self.dilation = _ntuple("dilation", dilation, nd, 1)
         if isinstance(padding, str):
             if padding not in ("same", "valid"):
-                raise ValueError(f"padding must be 'same', 'valid' or ints, got {padding!r}")
+                raise LayerArgumentError(
+                    f"padding must be 'same', 'valid' or ints, got {padding!r}"
+                )
             self.padding = padding
         else:
             self.padding = _ntuple("padding", padding, nd, 0)
         if padding_mode not in ("zeros", "reflect", "replicate", "circular"):
-            raise ValueError(f"unknown padding_mode {padding_mode!r}")
+            raise LayerArgumentError(f"unknown padding_mode {padding_mode!r}")
         self.padding_mode = padding_mode
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(np.empty(shape, DTYPE))
@@ -492,7 +545,7 @@ class _ConvNd(Module):
             p = 0 if self.padding == "valid" else self.padding[i]
             o = (size + 2 * p - d * (k - 1) - 1) // s + 1
             if o < 1:
-                raise ValueError(
+                raise LayerArgumentError(
                     f"{type(self).__name__}: input spatial shape {x_shape[2:]} is too small "
                     f"for kernel_size={self.kernel_size}, dilation={self.dilation}, "
                     f"padding={self.padding}"
@@ -504,7 +557,7 @@ class _ConvNd(Module):
         """Cross-correlation of ``x`` (N, C_in, *S) with the weight, plus the bias."""
         x = _as_input(x, self, self._nd + 2)
         if x.shape[1] != self.in_channels:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"{type(self).__name__} expects {self.in_channels} input channels, got input "
                 f"of shape {tuple(x.shape)}"
             )
@@ -568,7 +621,7 @@ class ReLU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """max(x, 0)."""
-        x = np.asarray(x, dtype=DTYPE)
+        x = _input_dtype(x, self, exact=False)
         y = self._buffer("y", x.shape)
         np.maximum(x, 0, out=y)
         self._y = y
@@ -588,7 +641,7 @@ class Tanh(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """tanh(x)."""
-        x = np.asarray(x, dtype=DTYPE)
+        x = _input_dtype(x, self, exact=False)
         y = self._buffer("y", x.shape)
         np.tanh(x, out=y)
         self._y = y
@@ -613,7 +666,7 @@ class GELU(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x * Phi(x)."""
-        x = np.asarray(x, dtype=DTYPE)
+        x = _input_dtype(x, self, exact=False)
         self._x = x
         return self._fwd(x)
 
@@ -645,7 +698,7 @@ class _MaxPoolNd(Module):
         self.padding = _ntuple("padding", padding, nd, 0)
         self.dilation = _ntuple("dilation", dilation, nd, 1)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(
+            raise LayerArgumentError(
                 f"padding {self.padding} must be at most half of kernel_size {self.kernel_size}"
             )
         self.ceil_mode = bool(ceil_mode)
@@ -657,7 +710,7 @@ class _MaxPoolNd(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Window maxima; remembers where each came from."""
-        x = _as_input(x, self, (self._nd + 1, self._nd + 2))
+        x = _as_input(x, self, (self._nd + 1, self._nd + 2), exact=False)
         if x.ndim == self._nd + 1:  # unbatched (C, *S)
             return self.forward(x[None])[0]
         self._shape = x.shape
@@ -707,7 +760,7 @@ class _AvgPoolNd(Module):
         self.stride = self.kernel_size if stride is None else _ntuple("stride", stride, nd, 1)
         self.padding = _ntuple("padding", padding, nd, 0)
         if any(2 * p > k for p, k in zip(self.padding, self.kernel_size)):
-            raise ValueError(
+            raise LayerArgumentError(
                 f"padding {self.padding} must be at most half of kernel_size {self.kernel_size}"
             )
         self._fwd = getattr(F, f"avg_pool{nd}d")
@@ -718,7 +771,7 @@ class _AvgPoolNd(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Window means (zero padding counted, torch's default)."""
-        x = _as_input(x, self, self._nd + 2)
+        x = _as_input(x, self, self._nd + 2, exact=False)
         self._shape = x.shape
         return self._fwd(x, self.kernel_size, self.stride, self.padding)
 
@@ -753,7 +806,7 @@ class _AdaptiveAvgPoolNd(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Mean over equal windows covering the input (global mean for output_size 1)."""
-        x = _as_input(x, self, self._nd + 2)
+        x = _as_input(x, self, self._nd + 2, exact=False)
         self._shape = x.shape
         spatial = x.shape[2:]
         if all(o == 1 for o in self.output_size):
@@ -761,7 +814,7 @@ class _AdaptiveAvgPoolNd(Module):
             y = self._buffer("y", x.shape[:2] + (1,) * self._nd)
             return np.mean(x, axis=self._axes, keepdims=True, out=y)
         if any(s % o for s, o in zip(spatial, self.output_size)):
-            raise ValueError(
+            raise LayerArgumentError(
                 f"{type(self).__name__}: input spatial shape {spatial} must be a multiple of "
                 f"output_size {self.output_size}"
             )
@@ -827,7 +880,7 @@ class Flatten(Module):
         s = self.start_dim % nd if nd else 0
         e = self.end_dim % nd if nd else 0
         if s > e:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"Flatten: start_dim {self.start_dim} after end_dim {self.end_dim} for a "
                 f"{nd}-D input"
             )
@@ -848,7 +901,7 @@ class Dropout(Module):
     def __init__(self, p: float = 0.5, *, rng: Optional[np.random.Generator] = None) -> None:
         super().__init__()
         if not 0.0 <= p < 1.0:
-            raise ValueError(f"dropout probability must be in [0, 1), got {p}")
+            raise LayerArgumentError(f"dropout probability must be in [0, 1), got {p}")
         self.p = float(p)
         self.rng = rng
 
@@ -857,7 +910,7 @@ class Dropout(Module):
 
     def forward(self, x: np.ndarray) -> np.ndarray:
         """x * mask / (1 - p) in training, x in evaluation."""
-        x = np.asarray(x, dtype=DTYPE)
+        x = _input_dtype(x, self, exact=False)
         if not self.training or self.p == 0.0:
             self._mask = None
             return x
@@ -904,6 +957,8 @@ class _BatchNorm(Module):
         super().__init__()
         self.num_features = _positive("num_features", num_features)
         self.eps = float(eps)
+        if not self.eps >= 0.0:
+            raise LayerArgumentError(f"batch_norm eps must be non-negative, but got {eps}")
         self.momentum = float(momentum)
         self.affine = bool(affine)
         self.track_running_stats = bool(track_running_stats)
@@ -940,13 +995,13 @@ class _BatchNorm(Module):
         """Normalise per channel (batch statistics in training, running ones in evaluation)."""
         x = _as_input(x, self, self._ndims)
         if x.shape[1] != self.num_features:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"{type(self).__name__} expects {self.num_features} channels (dimension 1), "
                 f"got input of shape {tuple(x.shape)}"
             )
         use_batch = self.training or not self.track_running_stats
         if use_batch and x.size // self.num_features < 2:
-            raise ValueError(
+            raise LayerArgumentError(
                 f"{type(self).__name__} needs more than one value per channel in "
                 f"training, got input of shape {tuple(x.shape)}"
             )
