@@ -19,7 +19,7 @@ use crate::error::ConvError;
 use crate::interrupt::{with_flag, CancelFlag};
 
 /// How often a waiting call checks for pending signals.
-pub const POLL_INTERVAL: Duration = Duration::from_millis(50);
+pub const POLL_INTERVAL: Duration = Duration::from_millis(20);
 
 /// Direct-method work (multiply-adds) from which a call is made interruptible: about 0.1 s of
 /// one core's direct work, and far more than the 20-40 us a thread start costs for any method.
