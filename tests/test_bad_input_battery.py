@@ -24,8 +24,6 @@ function faces, in this file and in tests/test_invalid_input.py together.
 from __future__ import annotations
 
 import os
-import pickle
-import signal
 import sys
 import warnings
 from dataclasses import dataclass, field
@@ -40,6 +38,7 @@ import pytest
 import scipy.linalg as sl
 import scipy.ndimage as snd
 import scipy.signal as ss
+from battery_util import run_in_child
 from numpy.lib.stride_tricks import as_strided
 
 # --------------------------------------------------------------------------------------
@@ -387,56 +386,6 @@ HUGE = {
     ],
     "ndimage1d": [("input", (huge((2**29, 2**30)), x1(3))), ("weights", (x2(), huge((H1,))))],
 }
-
-
-def run_in_child(call, timeout: float = 60.0):
-    """Runs ``call()`` in a forked child: ``("ok", repr)``, ``("raise", class name, message)``
-    or ``("died", description)`` when the child aborts, is killed or does not answer in time."""
-    read, write = os.pipe()
-    pid = os.fork()
-    if pid == 0:  # pragma: no cover - the child
-        os.close(read)
-        try:
-            try:
-                result = ("ok", repr(call())[:200])
-            except BaseException as exc:  # noqa: BLE001
-                result = (
-                    "raise",
-                    type(exc).__name__,
-                    str(exc)[:300],
-                    [c.__name__ for c in type(exc).__mro__],
-                )
-            os.write(write, pickle.dumps(result))
-        finally:
-            os._exit(0)
-    os.close(write)
-
-    def _timeout(*_):  # (a handler that returns would let os.read resume: PEP 475)
-        raise TimeoutError
-
-    previous = signal.signal(signal.SIGALRM, _timeout)
-    signal.alarm(max(1, int(timeout)))
-    data = b""
-    try:
-        while chunk := os.read(read, 65536):
-            data += chunk
-    except TimeoutError:  # pragma: no cover - the child hangs
-        data = b""
-    finally:
-        signal.alarm(0)
-        signal.signal(signal.SIGALRM, previous)
-        os.close(read)
-    if not data:
-        os.kill(pid, signal.SIGKILL)
-    _, status = os.waitpid(pid, 0)
-    if data:
-        return pickle.loads(data)
-    if os.WIFSIGNALED(status):
-        return (
-            "died",
-            f"killed by signal {os.WTERMSIG(status)} ({signal.Signals(os.WTERMSIG(status)).name})",
-        )
-    return ("died", f"no answer (exit status {status})")
 
 
 @pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
