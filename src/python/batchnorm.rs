@@ -15,12 +15,13 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::python::threads::threads_for;
+
 use crate::error::ConvError;
 use crate::nn::batchnorm::{
     self, Affine, BackwardOutputs, ForwardOutputs, NormFloat, NormShape, RunningUpdate, Saved,
     Statistics,
 };
-use crate::parallel::resolve_workers;
 
 /// Calls with fewer elements than this keep the GIL (releasing it costs ~0.1 us).
 const GIL_RELEASE_ELEMENTS: usize = 1 << 14;
@@ -363,14 +364,6 @@ fn output_array<'py, T: NpElement + NormFloat>(
         // SAFETY: the core writes every element of its output before returning Ok; on an
         // error the array is dropped unseen.
         None => Ok(unsafe { PyArrayDyn::<T>::new(py, IxDyn(shape), false) }),
-    }
-}
-
-fn threads_for(workers: Option<isize>) -> PyResult<usize> {
-    match workers {
-        Some(w) if w < 1 => Err(PyValueError::new_err("workers must be a positive integer")),
-        Some(w) => Ok(resolve_workers(Some(w as usize))?),
-        None => Ok(resolve_workers(None)?),
     }
 }
 

@@ -9,6 +9,8 @@ use numpy::{
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
+
+use crate::python::threads::threads_for;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyStringMethods, PyTuple};
 
@@ -189,16 +191,6 @@ fn costs_dict<'py>(py: Python<'py>, costs: &Costs) -> PyResult<Bound<'py, PyDict
     dict.set_item("fft", costs.fft * 1e-9)?;
     dict.set_item("oa", costs.oa * 1e-9)?;
     Ok(dict)
-}
-
-fn threads_for(workers: Option<isize>) -> PyResult<usize> {
-    Ok(match workers {
-        Some(w) if w < 1 => {
-            return Err(PyValueError::new_err("workers must be a positive integer"))
-        }
-        Some(w) => resolve_workers(Some(w as usize))?,
-        None => resolve_workers(None)?,
-    })
 }
 
 /// The common 1-D call, decided and run in Rust: two non-empty 1-D arrays of one dtype among

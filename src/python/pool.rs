@@ -14,9 +14,10 @@ use numpy::{
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::python::threads::threads_for;
+
 use crate::error::ConvError;
 use crate::nn::pool::{self, AvgOptions, PoolArgs, PoolGeometry, MAX_SPATIAL};
-use crate::parallel::resolve_workers;
 
 /// Calls with fewer scalar steps than this keep the GIL (releasing it costs ~0.1 us).
 const GIL_RELEASE_STEPS: usize = 1 << 14;
@@ -324,14 +325,6 @@ fn extents(name: &str, values: &[i64]) -> PyResult<Vec<usize>> {
             })
         })
         .collect()
-}
-
-fn threads_for(workers: Option<isize>) -> PyResult<usize> {
-    match workers {
-        Some(w) if w < 1 => Err(PyValueError::new_err("workers must be a positive integer")),
-        Some(w) => Ok(resolve_workers(Some(w as usize))?),
-        None => Ok(resolve_workers(None)?),
-    }
 }
 
 /// Runs `f`, with the GIL released unless the call is tiny.

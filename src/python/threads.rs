@@ -2,6 +2,8 @@
 
 use pyo3::prelude::*;
 
+use pyo3::exceptions::PyValueError;
+
 use crate::parallel;
 use crate::simd::{self, active_isa};
 
@@ -37,4 +39,14 @@ pub fn supported_isas() -> Vec<&'static str> {
         .into_iter()
         .map(|i| i.name())
         .collect()
+}
+
+/// A call's thread count from its `workers` argument: `None` is the default count, values
+/// below 1 raise ValueError.
+pub(crate) fn threads_for(workers: Option<isize>) -> PyResult<usize> {
+    match workers {
+        Some(w) if w < 1 => Err(PyValueError::new_err("workers must be a positive integer")),
+        Some(w) => Ok(parallel::resolve_workers(Some(w as usize))?),
+        None => Ok(parallel::resolve_workers(None)?),
+    }
 }
