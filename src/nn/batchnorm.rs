@@ -640,6 +640,32 @@ fn inv_std(var: f64, eps: f64) -> f64 {
     }
 }
 
+/// A `chunks_exact(LANES)` chunk as an array: loops over it then have a constant trip count
+/// and vectorise (over a slice they stay scalar).
+#[inline(always)]
+fn lanes<T>(chunk: &[T]) -> &[T; LANES] {
+    chunk
+        .try_into()
+        .expect("chunks_exact(LANES) yields LANES elements")
+}
+
+/// Calls `f` on each [`LANES`]-element chunk of `row` in order, the short last one (if any)
+/// padded with `pad`. Whole chunks keep the lane loops at a constant trip count, so the
+/// accumulators stay in vector registers (a remainder loop indexing them defeats that).
+#[inline(always)]
+fn for_each_chunk<T: Copy>(row: &[T], pad: T, mut f: impl FnMut(&[T; LANES])) {
+    let mut chunks = row.chunks_exact(LANES);
+    for ch in &mut chunks {
+        f(lanes(ch));
+    }
+    let rem = chunks.remainder();
+    if !rem.is_empty() {
+        let mut last = [pad; LANES];
+        last[..rem.len()].copy_from_slice(rem);
+        f(&last);
+    }
+}
+
 /// The lanes of a reduction added in a fixed tree.
 #[inline(always)]
 fn lane_total(lanes: &[f64; LANES]) -> f64 {
@@ -708,30 +734,69 @@ impl<T: NormFloat> Kernel for Moments<'_, T> {
     type Output = (f64, f64);
     #[inline(always)]
     fn run(self) -> (f64, f64) {
+        if self.shape.inner() >= LANES {
+            self.chunked()
+        } else {
+            self.short_rows()
+        }
+    }
+}
+
+impl<T: NormFloat> Moments<'_, T> {
+    /// Rows of at least [`LANES`] elements: whole chunks, a short last one padded with terms
+    /// that add zero (a remainder loop indexing the accumulators would keep the whole
+    /// reduction scalar).
+    #[inline(always)]
+    fn chunked(self) -> (f64, f64) {
         let count = self.shape.per_channel() as f64;
         let mut acc = [0.0f64; LANES];
         for row in self.shape.rows(self.x, self.c) {
-            let mut chunks = row.chunks_exact(LANES);
-            for ch in &mut chunks {
-                for (a, &v) in acc.iter_mut().zip(ch) {
-                    *a += v.to_f64();
+            for_each_chunk(row, T::ZERO, |ch| {
+                for j in 0..LANES {
+                    acc[j] += ch[j].to_f64();
                 }
-            }
-            for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
-                *a += v.to_f64();
-            }
+            });
         }
         let mean = lane_total(&acc) / count;
         let mut acc = [0.0f64; LANES];
         for row in self.shape.rows(self.x, self.c) {
             let mut chunks = row.chunks_exact(LANES);
             for ch in &mut chunks {
-                for (a, &v) in acc.iter_mut().zip(ch) {
-                    let d = v.to_f64() - mean;
-                    *a += d * d;
+                let ch = lanes(ch);
+                for j in 0..LANES {
+                    let d = ch[j].to_f64() - mean;
+                    acc[j] += d * d;
                 }
             }
-            for (a, &v) in acc.iter_mut().zip(chunks.remainder()) {
+            let rem = chunks.remainder();
+            if !rem.is_empty() {
+                let mut sq = [0.0f64; LANES];
+                for (q, &v) in sq.iter_mut().zip(rem) {
+                    let d = v.to_f64() - mean;
+                    *q = d * d;
+                }
+                for j in 0..LANES {
+                    acc[j] += sq[j];
+                }
+            }
+        }
+        (mean, lane_total(&acc) / count)
+    }
+
+    /// Rows shorter than [`LANES`]: element `i` of each row goes to lane `i`.
+    #[inline(always)]
+    fn short_rows(self) -> (f64, f64) {
+        let count = self.shape.per_channel() as f64;
+        let mut acc = [0.0f64; LANES];
+        for row in self.shape.rows(self.x, self.c) {
+            for (a, &v) in acc.iter_mut().zip(row) {
+                *a += v.to_f64();
+            }
+        }
+        let mean = lane_total(&acc) / count;
+        let mut acc = [0.0f64; LANES];
+        for row in self.shape.rows(self.x, self.c) {
+            for (a, &v) in acc.iter_mut().zip(row) {
                 let d = v.to_f64() - mean;
                 *a += d * d;
             }
@@ -828,7 +893,8 @@ impl<T: NormFloat, const RELU: bool> Kernel for GradSums<'_, T, RELU> {
             let mut xc = xr.chunks_exact(LANES);
             let mut yc = yr.chunks_exact(LANES);
             for ((g, x), y) in (&mut gc).zip(&mut xc).zip(&mut yc) {
-                for j in 0..LANES.min(g.len()).min(x.len()).min(y.len()) {
+                let (g, x, y) = (lanes(g), lanes(x), lanes(y));
+                for j in 0..LANES {
                     let gv = masked::<T, RELU>(g[j], y[j]).to_f64();
                     sg[j] += gv;
                     dp[j] += (x[j].to_f64() - mean) * gv;

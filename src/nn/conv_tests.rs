@@ -374,6 +374,20 @@ fn cases() -> Vec<Case> {
             &[(1, 2), (0, 1)],
             &[2, 1],
         ),
+        // implicit grad_input with 20 input channels (one full vector and a partial one)
+        // and a 1-D case with 32
+        case(
+            2,
+            20,
+            24,
+            1,
+            &[6, 7],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 1), (1, 1)],
+            &[1, 1],
+        ),
+        case(3, 32, 16, 1, &[19], &[5], &[1], &[(2, 2)], &[1]),
         // many rows: several row tiles per column matrix
         case(
             1,

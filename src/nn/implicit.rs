@@ -400,7 +400,7 @@ pub(crate) fn grad_weight(
 /// otherwise.
 pub(crate) fn grad_input_shape(shape: &ConvShape) -> Option<ConvShape> {
     let w = &shape.window;
-    if w.stride.iter().any(|&s| s != 1) || shape.in_per_group() < 4 * LANES {
+    if w.stride.iter().any(|&s| s != 1) || shape.in_per_group() < LANES {
         return None;
     }
     let nd = w.ndim;

@@ -59,6 +59,8 @@ pub trait PoolFloat:
     const NEG_INFINITY: Self;
     /// Whether the value is NaN.
     fn is_nan(self) -> bool;
+    /// The larger value, the other one when one is NaN (IEEE `maxNum`; no branch).
+    fn max_num(self, other: Self) -> Self;
     /// A count converted as C++ converts an `int64_t` to this type (round to nearest).
     fn from_count(n: i64) -> Self;
 }
@@ -69,6 +71,10 @@ impl PoolFloat for f32 {
     #[inline(always)]
     fn is_nan(self) -> bool {
         f32::is_nan(self)
+    }
+    #[inline(always)]
+    fn max_num(self, other: Self) -> Self {
+        f32::max(self, other)
     }
     #[inline(always)]
     fn from_count(n: i64) -> Self {
@@ -82,6 +88,10 @@ impl PoolFloat for f64 {
     #[inline(always)]
     fn is_nan(self) -> bool {
         f64::is_nan(self)
+    }
+    #[inline(always)]
+    fn max_num(self, other: Self) -> Self {
+        f64::max(self, other)
     }
     #[inline(always)]
     fn from_count(n: i64) -> Self {
@@ -400,44 +410,156 @@ pub fn max_pool_forward<T: PoolFloat>(
     Ok((out, idx))
 }
 
-/// One plane of max pooling (torch's loop: taps in C order, `>` or NaN replaces).
+/// One plane of max pooling (torch's rule per window: taps in C order, `>` or NaN replaces).
+///
+/// The common small windows without padding or dilation take [`max_plane_dense`], whose
+/// constant-length loops unroll (the general loop costs about four times as much per tap);
+/// everything else goes window by window through [`max_window`].
 fn max_plane<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &mut [i64]) {
+    // Without padding or dilation, every window lies inside the input unless ceil mode
+    // added a last window that runs past the end.
+    let inside =
+        (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
+    let dense = g.padding == [0; 3] && g.dilation == [1; 3] && g.kernel[0] == 1 && inside;
+    match (dense, g.kernel[1], g.kernel[2]) {
+        (true, 1, 2) => return max_plane_dense::<T, 1, 2>(g, input, out, idx),
+        (true, 1, 3) => return max_plane_dense::<T, 1, 3>(g, input, out, idx),
+        (true, 2, 2) => return max_plane_dense::<T, 2, 2>(g, input, out, idx),
+        (true, 3, 3) => return max_plane_dense::<T, 3, 3>(g, input, out, idx),
+        _ => {}
+    }
     let [_, ih, iw] = g.input.map(|n| n as i64);
     let [dd, dh, dw] = g.dilation.map(|d| d as i64);
+    let ow_n = g.output[2];
+    for (row_index, (out_row, idx_row)) in
+        out.chunks_mut(ow_n).zip(idx.chunks_mut(ow_n)).enumerate()
+    {
+        let (od, oh) = (row_index / g.output[1], row_index % g.output[1]);
+        let (d0, d1) = g.max_range(0, od);
+        let (h0, h1) = g.max_range(1, oh);
+        let rows = Rows {
+            d0,
+            d1,
+            dd,
+            h0,
+            h1,
+            dh,
+            ih,
+            iw,
+        };
+        for (ow, (o, i)) in out_row.iter_mut().zip(idx_row.iter_mut()).enumerate() {
+            let (w0, w1) = g.max_range(2, ow);
+            (*o, *i) = max_window(input, &rows, w0, w1, dw);
+        }
+    }
+}
+
+/// One plane of max pooling with a `KH` x `KW` window, no padding and no dilation (the
+/// common training case): every window lies inside the input, so the loops are plain.
+fn max_plane_dense<T: PoolFloat, const KH: usize, const KW: usize>(
+    g: &PoolGeometry,
+    input: &[T],
+    out: &mut [T],
+    idx: &mut [i64],
+) {
+    let [_, ih, iw] = g.input;
+    let [sd, sh, sw] = g.stride;
+    let ow_n = g.output[2];
     let mut o = 0;
     for od in 0..g.output[0] {
-        let (d0, d1) = g.max_range(0, od);
         for oh in 0..g.output[1] {
-            let (h0, h1) = g.max_range(1, oh);
-            for ow in 0..g.output[2] {
-                let (w0, w1) = g.max_range(2, ow);
-                let mut best = T::NEG_INFINITY;
-                let mut best_at = (d0 * ih + h0) * iw + w0;
-                let mut d = d0;
-                while d < d1 {
-                    let mut h = h0;
-                    while h < h1 {
-                        let row = (d * ih + h) * iw;
-                        if w0 < w1 {
-                            // One row of taps as a slice: no bounds check per tap.
-                            let taps = &input[(row + w0) as usize..(row + w1) as usize];
-                            for (j, &v) in taps.iter().step_by(dw as usize).enumerate() {
-                                if v > best || v.is_nan() {
-                                    best = v;
-                                    best_at = row + w0 + j as i64 * dw;
-                                }
+            let row0 = (od * sd * ih + oh * sh) * iw;
+            for ow in 0..ow_n {
+                let first = row0 + ow * sw;
+                // The maximum first (`maxnum` and an OR: no branch), then the first tap
+                // equal to it, found back to front with an integer select; a window holding
+                // a NaN (rare) takes torch's loop as written.
+                let mut top = T::NEG_INFINITY;
+                let mut nan = false;
+                for a in 0..KH {
+                    for b in 0..KW {
+                        let v = input[first + a * iw + b];
+                        nan |= v.is_nan();
+                        top = top.max_num(v);
+                    }
+                }
+                let mut best_at = first;
+                if nan {
+                    let mut best = T::NEG_INFINITY;
+                    for a in 0..KH {
+                        for b in 0..KW {
+                            let pos = first + a * iw + b;
+                            let v = input[pos];
+                            if v > best || v.is_nan() {
+                                best = v;
+                                best_at = pos;
                             }
                         }
-                        h += dh;
                     }
-                    d += dd;
+                } else {
+                    for a in (0..KH).rev() {
+                        for b in (0..KW).rev() {
+                            let pos = first + a * iw + b;
+                            best_at = if input[pos] == top { pos } else { best_at };
+                        }
+                    }
                 }
+                // The value at the index: exact even between -0 and +0.
+                let best = input[best_at];
                 out[o] = best;
-                idx[o] = best_at;
+                idx[o] = best_at as i64;
                 o += 1;
             }
         }
     }
+}
+
+/// The depth and row taps that one output row of max pooling shares.
+struct Rows {
+    d0: i64,
+    d1: i64,
+    dd: i64,
+    h0: i64,
+    h1: i64,
+    dh: i64,
+    ih: i64,
+    iw: i64,
+}
+
+impl Rows {
+    /// Calls `f` with the flat offset of each tap row, in C order.
+    #[inline(always)]
+    fn for_each_row(&self, mut f: impl FnMut(i64)) {
+        let mut d = self.d0;
+        while d < self.d1 {
+            let mut h = self.h0;
+            while h < self.h1 {
+                f((d * self.ih + h) * self.iw);
+                h += self.dh;
+            }
+            d += self.dd;
+        }
+    }
+}
+
+/// The maximum and its flat index over one window (column taps `[w0, w1)` every `dw`), as
+/// torch's loop finds them; `-inf` and the window's first position when no tap is inside.
+fn max_window<T: PoolFloat>(input: &[T], rows: &Rows, w0: i64, w1: i64, dw: i64) -> (T, i64) {
+    let mut best = T::NEG_INFINITY;
+    let mut best_at = (rows.d0 * rows.ih + rows.h0) * rows.iw + w0;
+    if w0 < w1 {
+        rows.for_each_row(|row| {
+            // One row of taps as a slice: no bounds check per tap.
+            let taps = &input[(row + w0) as usize..(row + w1) as usize];
+            for (j, &v) in taps.iter().step_by(dw as usize).enumerate() {
+                if v > best || v.is_nan() {
+                    best = v;
+                    best_at = row + w0 + j as i64 * dw;
+                }
+            }
+        });
+    }
+    (best, best_at)
 }
 
 /// The gradient of max pooling: `grad_output` (`planes` planes of `out_plane` elements)
