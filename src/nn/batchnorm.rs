@@ -20,8 +20,9 @@
 //!
 //! # Order and threads
 //!
-//! A reduction keeps [`LANES`] partial sums: element `i` of every `(n, c)` row goes to lane
-//! `i % LANES`, rows in batch order, and the lanes are added in a fixed tree at the end. The
+//! A reduction cuts every `(n, c)` row the same way (pieces of 16 elements, then at most one
+//! of 8 and one of 4, then single elements; see `Sums`), keeps partial sums per piece width
+//! and lane, takes rows in batch order, and adds the lanes in a fixed tree at the end. The
 //! order depends on nothing but the shape, so results are bitwise identical for every thread
 //! count and for every instruction set (the SIMD builds vectorise the same lane arithmetic;
 //! no multiply-add is fused). Above [`PARALLEL_WORK_THRESHOLD`] the reductions are split over
@@ -39,10 +40,6 @@ use rayon::prelude::*;
 use crate::error::{ConvError, Result};
 use crate::parallel::{pool, PARALLEL_WORK_THRESHOLD};
 use crate::simd::{active_isa, Isa};
-
-/// Partial sums a reduction keeps (one 512-bit vector of `f64` twice over, so the adds of an
-/// AVX-512 build do not wait on each other's latency).
-pub const LANES: usize = 16;
 
 /// Work per element in the units of [`PARALLEL_WORK_THRESHOLD`] (vector multiply-adds times
 /// element bytes) per element byte: a forward or backward call makes about three passes of
@@ -640,37 +637,95 @@ fn inv_std(var: f64, eps: f64) -> f64 {
     }
 }
 
-/// A `chunks_exact(LANES)` chunk as an array: loops over it then have a constant trip count
-/// and vectorise (over a slice they stay scalar).
-#[inline(always)]
-fn lanes<T>(chunk: &[T]) -> &[T; LANES] {
-    chunk
-        .try_into()
-        .expect("chunks_exact(LANES) yields LANES elements")
+/// Running sums of `K` quantities over rows of any length, kept in registers: a row is cut
+/// into pieces of 16, then at most one of 8 and one of 4, then single elements, and each
+/// piece width has its own lanes (element `i` of a piece adds to lane `i`). Every index is
+/// a constant after unrolling, so no accumulator lives in memory (a remainder loop indexing
+/// one lane array would put it there, and a store-to-load stall on every chunk with it).
+/// The cut depends only on the row length, so the order of the additions (and the result)
+/// depends only on the shape.
+struct Sums<const K: usize> {
+    w16: [[f64; 16]; K],
+    w8: [[f64; 8]; K],
+    w4: [[f64; 4]; K],
+    w1: [f64; K],
 }
 
-/// Calls `f` on each [`LANES`]-element chunk of `row` in order, the short last one (if any)
-/// padded with `pad`. Whole chunks keep the lane loops at a constant trip count, so the
-/// accumulators stay in vector registers (a remainder loop indexing them defeats that).
-#[inline(always)]
-fn for_each_chunk<T: Copy>(row: &[T], pad: T, mut f: impl FnMut(&[T; LANES])) {
-    let mut chunks = row.chunks_exact(LANES);
-    for ch in &mut chunks {
-        f(lanes(ch));
+impl<const K: usize> Sums<K> {
+    #[inline(always)]
+    fn new() -> Self {
+        Sums {
+            w16: [[0.0; 16]; K],
+            w8: [[0.0; 8]; K],
+            w4: [[0.0; 4]; K],
+            w1: [0.0; K],
+        }
     }
-    let rem = chunks.remainder();
-    if !rem.is_empty() {
-        let mut last = [pad; LANES];
-        last[..rem.len()].copy_from_slice(rem);
-        f(&last);
+
+    /// Adds `term` of the elements at each index of the `R` rows (all of length `len`).
+    #[inline(always)]
+    fn add_rows<T: Copy, const R: usize>(
+        &mut self,
+        rows: [&[T]; R],
+        len: usize,
+        term: impl Fn([T; R]) -> [f64; K],
+    ) {
+        let mut i = 0;
+        while i + 16 <= len {
+            add_piece(&mut self.w16, rows, i, &term);
+            i += 16;
+        }
+        if i + 8 <= len {
+            add_piece(&mut self.w8, rows, i, &term);
+            i += 8;
+        }
+        if i + 4 <= len {
+            add_piece(&mut self.w4, rows, i, &term);
+            i += 4;
+        }
+        while i < len {
+            let t = term(rows.map(|r| r[i]));
+            for k in 0..K {
+                self.w1[k] += t[k];
+            }
+            i += 1;
+        }
+    }
+
+    /// The `K` sums, each lane set added in a fixed tree and the widths in a fixed order.
+    #[inline(always)]
+    fn totals(&self) -> [f64; K] {
+        std::array::from_fn(|k| {
+            tree_sum(self.w16[k]) + tree_sum(self.w8[k]) + tree_sum(self.w4[k]) + self.w1[k]
+        })
     }
 }
 
-/// The lanes of a reduction added in a fixed tree.
+/// Adds `term` of the rows' elements `start + j` to lane `j` of each of the `K` lane sets.
 #[inline(always)]
-fn lane_total(lanes: &[f64; LANES]) -> f64 {
-    let mut v = *lanes;
-    let mut width = LANES;
+fn add_piece<T: Copy, const W: usize, const R: usize, const K: usize>(
+    acc: &mut [[f64; W]; K],
+    rows: [&[T]; R],
+    start: usize,
+    term: &impl Fn([T; R]) -> [f64; K],
+) {
+    let piece: [&[T; W]; R] = rows.map(|r| {
+        r[start..start + W]
+            .try_into()
+            .expect("a piece of W elements")
+    });
+    for j in 0..W {
+        let t = term(piece.map(|p| p[j]));
+        for k in 0..K {
+            acc[k][j] += t[k];
+        }
+    }
+}
+
+/// The lanes added pairwise in a fixed tree (`W` a power of two).
+#[inline(always)]
+fn tree_sum<const W: usize>(mut v: [f64; W]) -> f64 {
+    let mut width = W;
     while width > 1 {
         width /= 2;
         for j in 0..width {
@@ -734,74 +789,21 @@ impl<T: NormFloat> Kernel for Moments<'_, T> {
     type Output = (f64, f64);
     #[inline(always)]
     fn run(self) -> (f64, f64) {
-        if self.shape.inner() >= LANES {
-            self.chunked()
-        } else {
-            self.short_rows()
-        }
-    }
-}
-
-impl<T: NormFloat> Moments<'_, T> {
-    /// Rows of at least [`LANES`] elements: whole chunks, a short last one padded with terms
-    /// that add zero (a remainder loop indexing the accumulators would keep the whole
-    /// reduction scalar).
-    #[inline(always)]
-    fn chunked(self) -> (f64, f64) {
         let count = self.shape.per_channel() as f64;
-        let mut acc = [0.0f64; LANES];
+        let m = self.shape.inner();
+        let mut sum = Sums::<1>::new();
         for row in self.shape.rows(self.x, self.c) {
-            for_each_chunk(row, T::ZERO, |ch| {
-                for j in 0..LANES {
-                    acc[j] += ch[j].to_f64();
-                }
+            sum.add_rows([row], m, |[v]| [v.to_f64()]);
+        }
+        let mean = sum.totals()[0] / count;
+        let mut sq = Sums::<1>::new();
+        for row in self.shape.rows(self.x, self.c) {
+            sq.add_rows([row], m, |[v]| {
+                let d = v.to_f64() - mean;
+                [d * d]
             });
         }
-        let mean = lane_total(&acc) / count;
-        let mut acc = [0.0f64; LANES];
-        for row in self.shape.rows(self.x, self.c) {
-            let mut chunks = row.chunks_exact(LANES);
-            for ch in &mut chunks {
-                let ch = lanes(ch);
-                for j in 0..LANES {
-                    let d = ch[j].to_f64() - mean;
-                    acc[j] += d * d;
-                }
-            }
-            let rem = chunks.remainder();
-            if !rem.is_empty() {
-                let mut sq = [0.0f64; LANES];
-                for (q, &v) in sq.iter_mut().zip(rem) {
-                    let d = v.to_f64() - mean;
-                    *q = d * d;
-                }
-                for j in 0..LANES {
-                    acc[j] += sq[j];
-                }
-            }
-        }
-        (mean, lane_total(&acc) / count)
-    }
-
-    /// Rows shorter than [`LANES`]: element `i` of each row goes to lane `i`.
-    #[inline(always)]
-    fn short_rows(self) -> (f64, f64) {
-        let count = self.shape.per_channel() as f64;
-        let mut acc = [0.0f64; LANES];
-        for row in self.shape.rows(self.x, self.c) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                *a += v.to_f64();
-            }
-        }
-        let mean = lane_total(&acc) / count;
-        let mut acc = [0.0f64; LANES];
-        for row in self.shape.rows(self.x, self.c) {
-            for (a, &v) in acc.iter_mut().zip(row) {
-                let d = v.to_f64() - mean;
-                *a += d * d;
-            }
-        }
-        (mean, lane_total(&acc) / count)
+        (mean, sq.totals()[0] / count)
     }
 }
 
@@ -881,20 +883,21 @@ impl<T: NormFloat, const RELU: bool> Kernel for GradSums<'_, T, RELU> {
     #[inline(always)]
     fn run(self) -> (f64, f64) {
         let mean = self.mean.to_f64();
-        let mut sg = [0.0f64; LANES];
-        let mut dp = [0.0f64; LANES];
+        // One lane set of 16 per sum, the row's tail in lanes 0.. (this pair of sums
+        // vectorises as it is; `Sums` suits the single sums of the forward pass).
+        let mut sg = [0.0f64; 16];
+        let mut dp = [0.0f64; 16];
         let rows = self
             .shape
             .rows(self.g, self.c)
             .zip(self.shape.rows(self.x, self.c))
             .zip(self.shape.rows(self.y, self.c));
         for ((gr, xr), yr) in rows {
-            let mut gc = gr.chunks_exact(LANES);
-            let mut xc = xr.chunks_exact(LANES);
-            let mut yc = yr.chunks_exact(LANES);
+            let mut gc = gr.chunks_exact(16);
+            let mut xc = xr.chunks_exact(16);
+            let mut yc = yr.chunks_exact(16);
             for ((g, x), y) in (&mut gc).zip(&mut xc).zip(&mut yc) {
-                let (g, x, y) = (lanes(g), lanes(x), lanes(y));
-                for j in 0..LANES {
+                for j in 0..16.min(g.len()).min(x.len()).min(y.len()) {
                     let gv = masked::<T, RELU>(g[j], y[j]).to_f64();
                     sg[j] += gv;
                     dp[j] += (x[j].to_f64() - mean) * gv;
@@ -911,7 +914,7 @@ impl<T: NormFloat, const RELU: bool> Kernel for GradSums<'_, T, RELU> {
                 dp[j] += (x.to_f64() - mean) * gv;
             }
         }
-        (lane_total(&sg), lane_total(&dp))
+        (tree_sum(sg), tree_sum(dp))
     }
 }
 
