@@ -36,6 +36,7 @@ import numpy as np
 from fastconv import _core
 from fastconv.nn import functional as F
 from fastconv.nn import init
+from fastconv.nn._pooling import _core_call
 
 __all__ = [
     "LayerArgumentError",
@@ -124,6 +125,12 @@ class Parameter:
 
     def __repr__(self) -> str:
         return f"Parameter(shape={self.data.shape})"
+
+
+def _engine_ready(a: np.ndarray) -> bool:
+    """Whether the engine can borrow ``a`` as a layer's float32 operand as it is."""
+    flags = a.flags
+    return a.dtype == DTYPE and flags.c_contiguous and flags.aligned
 
 
 def _as_input(
@@ -515,6 +522,8 @@ class _ConvNd(Module):
         self._bwd = getattr(F, name + "_backward")
         # keyword arguments once, so a call does not rebuild them
         self._mode_kw = {} if padding_mode == "zeros" else {"padding_mode": padding_mode}
+        # engine padding per input spatial shape (see _engine_pads)
+        object.__setattr__(self, "_pads", {})
 
     def reset_parameters(self, rng: Optional[np.random.Generator] = None) -> None:
         """torch's default initialisation (kaiming_uniform a=sqrt(5), uniform bias)."""
@@ -553,6 +562,23 @@ class _ConvNd(Module):
             spatial.append(o)
         return (x_shape[0], self.out_channels) + tuple(spatial)
 
+    def _engine_pads(self, x: np.ndarray):
+        """The engine's ``((before, after), ...)`` padding for ``x`` when the layer can call
+        the engine directly (zero padding, a non-empty batch, a float32 C-contiguous
+        weight: the checks of ``nn.functional`` then all hold), else None. Cached per input
+        spatial shape, so a training step skips the functional layer's argument checks."""
+        if self.padding_mode != "zeros" or x.shape[0] == 0 or not _engine_ready(self.weight.data):
+            return None
+        spatial = x.shape[2:]
+        pads = self._pads.get(spatial)
+        if pads is None:
+            name = type(self).__name__
+            pads = F._conv_padding(
+                self.padding, spatial, self.kernel_size, self.stride, self.dilation, name
+            )
+            self._pads[spatial] = pads
+        return pads
+
     def forward(self, x: np.ndarray) -> np.ndarray:
         """Cross-correlation of ``x`` (N, C_in, *S) with the weight, plus the bias."""
         x = _as_input(x, self, self._nd + 2)
@@ -564,6 +590,11 @@ class _ConvNd(Module):
         out = self._buffer("y", self._out_shape(x.shape))
         self._x = x
         b = None if self.bias is None else self.bias.data
+        pads = self._engine_pads(x)
+        if pads is not None and (b is None or _engine_ready(b)):
+            return _core.conv_forward(
+                x, self.weight.data, b, self.stride, pads, self.dilation, self.groups, out=out
+            )
         return self._fwd(
             x,
             self.weight.data,
@@ -582,6 +613,17 @@ class _ConvNd(Module):
         if g.dtype != DTYPE or not g.flags.c_contiguous:
             g = np.ascontiguousarray(g, dtype=DTYPE)
         has_bias = self.bias is not None
+        x = self._x
+        pads = self._engine_pads(x)
+        if pads is not None and g.shape == self._out_shape(x.shape):
+            w, geometry = self.weight.data, (self.stride, pads, self.dilation, self.groups)
+            gi = None
+            if self.needs_input_grad:
+                gi = _core.conv_grad_input(g, w, x.shape[2:], *geometry)
+            self.weight.grad += _core.conv_grad_weight(g, x, self.kernel_size, *geometry)
+            if has_bias:
+                self.bias.grad += F._sum_bias(g)
+            return gi
         gi, gw, gb = self._bwd(
             g,
             self._x,
@@ -714,6 +756,20 @@ class _MaxPoolNd(Module):
         if x.ndim == self._nd + 1:  # unbatched (C, *S)
             return self.forward(x[None])[0]
         self._shape = x.shape
+        if x.dtype == DTYPE and x.size:
+            # The layer's arguments were checked once, in __init__: straight to the engine
+            # (it checks the window against the input and raises ValueError).
+            y, self._idx = _core_call(
+                _core.max_pool_forward,
+                x,
+                self.kernel_size,
+                self.stride,
+                self.padding,
+                self.dilation,
+                self.ceil_mode,
+                None,
+            )
+            return y
         y, self._idx = self._fwd(
             x,
             self.kernel_size,
@@ -730,6 +786,9 @@ class _MaxPoolNd(Module):
         g = np.ascontiguousarray(grad_output, dtype=DTYPE)
         if g.ndim == self._nd + 1:
             return self._bwd(g[None], self._idx, self._shape)[0]
+        if g.shape == self._idx.shape and g.flags.aligned:
+            # indices from this layer's forward pass: valid by construction
+            return _core_call(_core.max_pool_backward, g, self._idx, self._shape[2:], None)
         return self._bwd(g, self._idx, self._shape)
 
 
@@ -812,7 +871,17 @@ class _AdaptiveAvgPoolNd(Module):
         if all(o == 1 for o in self.output_size):
             self._plan = None
             y = self._buffer("y", x.shape[:2] + (1,) * self._nd)
-            return np.mean(x, axis=self._axes, keepdims=True, out=y)
+            rows, length = x.shape[0] * x.shape[1], math.prod(spatial)
+            if x.dtype != DTYPE or rows == 0:
+                return np.mean(x, axis=self._axes, keepdims=True, out=y)
+            # Row sums as a matrix-vector product (a tenth of the time np.mean takes on
+            # short rows), then the division, as a mean is defined.
+            ones = self._scratch.get("ones")
+            if ones is None or ones.shape != (length,):
+                ones = self._scratch["ones"] = np.ones(length, DTYPE)
+            np.matmul(x.reshape(rows, length), ones, out=y.reshape(rows))
+            y /= length
+            return y
         if any(s % o for s, o in zip(spatial, self.output_size)):
             raise LayerArgumentError(
                 f"{type(self).__name__}: input spatial shape {spatial} must be a multiple of "
