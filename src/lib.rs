@@ -15,6 +15,7 @@ pub mod method;
 pub mod nn;
 pub mod parallel;
 pub mod rows;
+pub mod scratch;
 pub mod simd;
 
 #[cfg(feature = "python")]

@@ -20,6 +20,10 @@ use crate::fft::plans::{FftFloat, C};
 use crate::geometry::{c_strides, unravel};
 use crate::interrupt;
 use crate::parallel::pool;
+use crate::scratch::{self, Scratch};
+
+/// A tile's sample buffer and spectrum buffer (reused between calls; see [`scratch`]).
+type Buffers<S, T> = (Scratch<S>, Scratch<C<T>>);
 
 /// A raw output pointer shared by tiles that write disjoint elements.
 #[derive(Clone, Copy)]
@@ -68,7 +72,7 @@ where
     pub fn run_with(
         &self,
         threads: usize,
-        kernels: Option<&[Vec<C<T>>]>,
+        kernels: Option<&[Scratch<C<T>>]>,
         out: &mut [MaybeUninit<D::Sample>],
     ) -> Result<()> {
         let plan = self.plan;
@@ -99,8 +103,8 @@ where
         let len = out.len();
         let new_bufs = || {
             (
-                vec![D::Sample::ZERO; self.domain.tile_len()],
-                vec![zero(); self.domain.spec_len()],
+                scratch::filled(self.domain.tile_len(), D::Sample::ZERO),
+                scratch::filled(self.domain.spec_len(), zero()),
             )
         };
         let work = || -> Result<()> {
@@ -122,7 +126,7 @@ where
                     &owned
                 }
             };
-            let run_tile = |bufs: &mut (Vec<D::Sample>, Vec<C<T>>), t: usize| {
+            let run_tile = |bufs: &mut Buffers<D::Sample, T>, t: usize| {
                 if cancel.is_cancelled() {
                     return;
                 }
@@ -147,14 +151,14 @@ where
     }
 
     /// Spectrum of each kernel block, scaled by `1 / prod(F)` (the inverse's normalisation).
-    pub fn kernel_spectra(&self, parallel: bool) -> Vec<Vec<C<T>>> {
+    pub fn kernel_spectra(&self, parallel: bool) -> Vec<Scratch<C<T>>> {
         let nb = self.plan.batch.len();
         let blocks: usize = self.h.shape[..nb].iter().product();
         let kshape = &self.h.shape[nb..];
         let klen: usize = kshape.iter().product();
         let scale = T::one() / T::from(self.domain.tile_len()).unwrap_or_else(T::one);
         let one = |b: usize, inner: bool| {
-            let mut buf = vec![D::Sample::ZERO; self.domain.tile_len()];
+            let mut buf = scratch::filled(self.domain.tile_len(), D::Sample::ZERO);
             let src = &self.h.data[b * klen..(b + 1) * klen];
             copy_box(
                 src,
@@ -164,7 +168,7 @@ where
                 &vec![0; kshape.len()],
                 kshape,
             );
-            let mut spec = vec![zero(); self.domain.spec_len()];
+            let mut spec = scratch::filled(self.domain.spec_len(), zero());
             self.domain.forward(&mut buf, &mut spec, inner);
             spec.iter_mut().for_each(|v| *v = *v * scale);
             spec
@@ -185,7 +189,7 @@ where
     /// the spectrum buffer.
     fn tile_forward(
         &self,
-        (buf, spec): &mut (Vec<D::Sample>, Vec<C<T>>),
+        (buf, spec): &mut Buffers<D::Sample, T>,
         b: usize,
         tile: usize,
         per_batch: &[usize],
@@ -222,7 +226,7 @@ where
     #[allow(clippy::too_many_arguments)]
     fn tile_finish(
         &self,
-        (buf, spec): &mut (Vec<D::Sample>, Vec<C<T>>),
+        (buf, spec): &mut Buffers<D::Sample, T>,
         b: usize,
         tile: usize,
         per_batch: &[usize],

@@ -12,6 +12,7 @@ use crate::fft::engine::FftJob;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
 use crate::geometry::checked_size;
+use crate::scratch::Scratch;
 
 /// Everything about a convolution that does not depend on the signal's values.
 pub struct Prepared<T: FftFloat, D: Domain<T>> {
@@ -21,7 +22,7 @@ pub struct Prepared<T: FftFloat, D: Domain<T>> {
     x_shape: Vec<usize>,
     h: Vec<D::Sample>,
     h_shape: Vec<usize>,
-    spectra: Vec<Vec<C<T>>>,
+    spectra: Vec<Scratch<C<T>>>,
 }
 
 impl<T, D> Prepared<T, D>

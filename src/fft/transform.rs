@@ -12,6 +12,12 @@ use realfft::{ComplexToReal, RealToComplex};
 use rustfft::Fft;
 
 use crate::fft::plans::{FftFloat, C};
+use crate::scratch::{self, Scratch};
+
+/// A zeroed complex buffer of `len` elements (reused between calls when large).
+fn complex_scratch<T: FftFloat>(len: usize) -> Scratch<C<T>> {
+    scratch::filled(len, C::new(T::zero(), T::zero()))
+}
 
 /// Rows per parallel task: enough work per task to hide Rayon's scheduling cost.
 const ROWS_PER_TASK: usize = 16;
@@ -26,7 +32,7 @@ pub fn rows_forward_real<T: FftFloat>(
     parallel: bool,
 ) {
     let (n, h) = (r2c.len(), r2c.len() / 2 + 1);
-    let work = |scratch: &mut Vec<C<T>>, row: &mut [T], out: &mut [C<T>]| {
+    let work = |scratch: &mut [C<T>], row: &mut [T], out: &mut [C<T>]| {
         if row.iter().all(|v| *v == T::zero()) {
             out.fill(C::new(T::zero(), T::zero()));
         } else {
@@ -38,7 +44,7 @@ pub fn rows_forward_real<T: FftFloat>(
         buf.par_chunks_mut(n * ROWS_PER_TASK)
             .zip(spec.par_chunks_mut(h * ROWS_PER_TASK))
             .for_each_init(
-                || r2c.make_scratch_vec(),
+                || complex_scratch(r2c.get_scratch_len()),
                 |s, (rows, outs)| {
                     for (row, out) in rows.chunks_mut(n).zip(outs.chunks_mut(h)) {
                         work(s, row, out);
@@ -46,7 +52,7 @@ pub fn rows_forward_real<T: FftFloat>(
                 },
             );
     } else {
-        let mut s = r2c.make_scratch_vec();
+        let mut s = complex_scratch(r2c.get_scratch_len());
         for (row, out) in buf.chunks_mut(n).zip(spec.chunks_mut(h)) {
             work(&mut s, row, out);
         }
@@ -62,7 +68,7 @@ pub fn rows_inverse_real<T: FftFloat>(
     parallel: bool,
 ) {
     let (n, h) = (c2r.len(), c2r.len() / 2 + 1);
-    let work = |scratch: &mut Vec<C<T>>, row: &mut [C<T>], out: &mut [T]| {
+    let work = |scratch: &mut [C<T>], row: &mut [C<T>], out: &mut [T]| {
         // The imaginary parts of the first and last bins are rounding noise after the complex
         // passes; realfft ignores them and only reports it, so the error is not a failure.
         let _ = c2r.process_with_scratch(row, out, scratch);
@@ -71,7 +77,7 @@ pub fn rows_inverse_real<T: FftFloat>(
         spec.par_chunks_mut(h * ROWS_PER_TASK)
             .zip(buf.par_chunks_mut(n * ROWS_PER_TASK))
             .for_each_init(
-                || c2r.make_scratch_vec(),
+                || complex_scratch(c2r.get_scratch_len()),
                 |s, (rows, outs)| {
                     for (row, out) in rows.chunks_mut(h).zip(outs.chunks_mut(n)) {
                         work(s, row, out);
@@ -79,7 +85,7 @@ pub fn rows_inverse_real<T: FftFloat>(
                 },
             );
     } else {
-        let mut s = c2r.make_scratch_vec();
+        let mut s = complex_scratch(c2r.get_scratch_len());
         for (row, out) in spec.chunks_mut(h).zip(buf.chunks_mut(n)) {
             work(&mut s, row, out);
         }
@@ -125,7 +131,7 @@ pub fn along_axis<T: FftFloat>(
     let panels_per_block = inner.div_ceil(PANEL);
     let base = Columns(data.as_mut_ptr());
     let scratch_len = fft.get_inplace_scratch_len();
-    let panel = move |bufs: &mut (Vec<C<T>>, Vec<C<T>>), p: usize| {
+    let panel = move |bufs: &mut (Scratch<C<T>>, Scratch<C<T>>), p: usize| {
         let (a, c0) = (p / panels_per_block, (p % panels_per_block) * PANEL);
         let width = PANEL.min(inner - c0);
         let (tmp, scratch) = bufs;
@@ -149,12 +155,7 @@ pub fn along_axis<T: FftFloat>(
             }
         }
     };
-    let new_bufs = || {
-        (
-            vec![C::new(T::zero(), T::zero()); PANEL * len],
-            vec![C::new(T::zero(), T::zero()); scratch_len],
-        )
-    };
+    let new_bufs = || (complex_scratch(PANEL * len), complex_scratch(scratch_len));
     let panels = outer * panels_per_block;
     if parallel {
         (0..panels).into_par_iter().for_each_init(new_bufs, panel);
@@ -169,11 +170,11 @@ fn contiguous_lines<T: FftFloat>(data: &mut [C<T>], len: usize, fft: &dyn Fft<T>
     let scratch_len = fft.get_inplace_scratch_len();
     if parallel {
         data.par_chunks_mut(len * ROWS_PER_TASK).for_each_init(
-            || vec![C::new(T::zero(), T::zero()); scratch_len],
+            || complex_scratch(scratch_len),
             |s, lines| fft.process_with_scratch(lines, s),
         );
     } else {
-        let mut s = vec![C::new(T::zero(), T::zero()); scratch_len];
+        let mut s = complex_scratch(scratch_len);
         fft.process_with_scratch(data, &mut s);
     }
 }
