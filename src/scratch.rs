@@ -53,6 +53,26 @@ pub fn filled<T: Copy + Send + 'static>(len: usize, value: T) -> Scratch<T> {
     }
 }
 
+/// `len` elements of unspecified value (`value` in a fresh buffer, whatever the last user
+/// left in a reused one): for buffers the caller writes in full before reading, which saves
+/// refilling a reused buffer.
+pub fn overwritten<T: Copy + Send + 'static>(len: usize, value: T) -> Scratch<T> {
+    let bytes = len.saturating_mul(std::mem::size_of::<T>());
+    if bytes >= MIN_BYTES {
+        if let Some(mut vec) = take::<T>(len) {
+            if vec.len() >= len {
+                vec.truncate(len);
+            } else {
+                vec.resize(len, value);
+            }
+            return Scratch { vec };
+        }
+    }
+    Scratch {
+        vec: vec![value; len],
+    }
+}
+
 /// Removes and returns a cached `Vec<T>` whose capacity fits `len`.
 fn take<T: Copy + Send + 'static>(len: usize) -> Option<Vec<T>> {
     let mut cache = CACHE.try_lock().ok()?;
@@ -123,6 +143,10 @@ mod tests {
         // A different element type never receives it.
         let c = filled(len, 0u64);
         assert!(c.iter().all(|&v| v == 0));
+        drop(b);
+        // An overwritten buffer has the length asked for, reused or not.
+        let d = overwritten(len - 5, 0f64);
+        assert_eq!(d.len(), len - 5);
     }
 
     #[test]

@@ -103,8 +103,9 @@ where
         let len = out.len();
         let new_bufs = || {
             (
-                scratch::filled(self.domain.tile_len(), D::Sample::ZERO),
-                scratch::filled(self.domain.spec_len(), zero()),
+                // tile_forward zeroes the sample buffer; the transform writes the spectrum.
+                scratch::overwritten(self.domain.tile_len(), D::Sample::ZERO),
+                scratch::overwritten(self.domain.spec_len(), zero()),
             )
         };
         let work = || -> Result<()> {
@@ -168,7 +169,7 @@ where
                 &vec![0; kshape.len()],
                 kshape,
             );
-            let mut spec = scratch::filled(self.domain.spec_len(), zero());
+            let mut spec = scratch::overwritten(self.domain.spec_len(), zero());
             self.domain.forward(&mut buf, &mut spec, inner);
             spec.iter_mut().for_each(|v| *v = *v * scale);
             spec

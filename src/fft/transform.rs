@@ -14,9 +14,10 @@ use rustfft::Fft;
 use crate::fft::plans::{FftFloat, C};
 use crate::scratch::{self, Scratch};
 
-/// A zeroed complex buffer of `len` elements (reused between calls when large).
+/// A complex work buffer of `len` elements, written before it is read (reused between calls
+/// when large, without refilling).
 fn complex_scratch<T: FftFloat>(len: usize) -> Scratch<C<T>> {
-    scratch::filled(len, C::new(T::zero(), T::zero()))
+    scratch::overwritten(len, C::new(T::zero(), T::zero()))
 }
 
 /// Rows per parallel task: enough work per task to hide Rayon's scheduling cost.
