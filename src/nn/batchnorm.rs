@@ -685,8 +685,8 @@ impl<const K: usize> Sums<K> {
         }
         while i < len {
             let t = term(rows.map(|r| r[i]));
-            for k in 0..K {
-                self.w1[k] += t[k];
+            for (sum, v) in self.w1.iter_mut().zip(t) {
+                *sum += v;
             }
             i += 1;
         }
@@ -716,8 +716,8 @@ fn add_piece<T: Copy, const W: usize, const R: usize, const K: usize>(
     });
     for j in 0..W {
         let t = term(piece.map(|p| p[j]));
-        for k in 0..K {
-            acc[k][j] += t[k];
+        for (lanes, v) in acc.iter_mut().zip(t) {
+            lanes[j] += v;
         }
     }
 }
