@@ -63,6 +63,19 @@ pub trait Computable: HasRowKernel {
     fn all_finite(data: &[Self]) -> bool;
 }
 
+/// Elements per chunk of [`all_chunks`]: a few KiB, so a NaN early in a huge array still
+/// ends the scan early.
+const FINITE_CHUNK: usize = 1024;
+
+/// Whether `test` holds for every element. Within a chunk the results are AND-ed without an
+/// early exit, which vectorises (a short-circuiting `all` stays one branch per element, and
+/// took ~0.5 ns per element: 0.14 ms of a 1.3 ms 512x512 FFT convolution).
+#[inline]
+fn all_chunks<T: Copy>(data: &[T], test: impl Fn(T) -> bool + Copy) -> bool {
+    data.chunks(FINITE_CHUNK)
+        .all(|chunk| chunk.iter().fold(true, |ok, &v| ok & test(v)))
+}
+
 macro_rules! real_computable {
     ($t:ty, $kind:expr) => {
         impl Computable for $t {
@@ -79,7 +92,7 @@ macro_rules! real_computable {
                 fft::correlate_real_into(plan, layout, x, w, orient, threads, out)
             }
             fn all_finite(data: &[Self]) -> bool {
-                data.iter().all(|v| v.is_finite())
+                all_chunks(data, |v| v.is_finite())
             }
         }
     };
@@ -103,7 +116,7 @@ macro_rules! complex_computable {
                 fft::correlate_complex_into(plan, layout, x, w, orient, threads, out)
             }
             fn all_finite(data: &[Self]) -> bool {
-                data.iter().all(|v| v.re.is_finite() && v.im.is_finite())
+                all_chunks(data, |v| v.re.is_finite() & v.im.is_finite())
             }
         }
     };
