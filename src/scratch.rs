@@ -40,31 +40,27 @@ pub struct Scratch<T: Copy + Send + 'static> {
 /// `len` copies of `value`, in a buffer from the cache when one of this element type with a
 /// capacity between `len` and `2 len` is there.
 pub fn filled<T: Copy + Send + 'static>(len: usize, value: T) -> Scratch<T> {
-    let bytes = len.saturating_mul(std::mem::size_of::<T>());
-    if bytes >= MIN_BYTES {
-        if let Some(mut vec) = take::<T>(len) {
-            vec.clear();
-            vec.resize(len, value);
-            return Scratch { vec };
-        }
-    }
-    Scratch {
-        vec: vec![value; len],
-    }
+    get(len, value, true)
 }
 
 /// `len` elements of unspecified value (`value` in a fresh buffer, whatever the last user
 /// left in a reused one): for buffers the caller writes in full before reading, which saves
 /// refilling a reused buffer.
 pub fn overwritten<T: Copy + Send + 'static>(len: usize, value: T) -> Scratch<T> {
+    get(len, value, false)
+}
+
+/// A buffer of `len` elements, from the cache when it fits; a reused one is set to `value`
+/// throughout when `refill`, else only where it grew.
+fn get<T: Copy + Send + 'static>(len: usize, value: T, refill: bool) -> Scratch<T> {
     let bytes = len.saturating_mul(std::mem::size_of::<T>());
     if bytes >= MIN_BYTES {
         if let Some(mut vec) = take::<T>(len) {
-            if vec.len() >= len {
-                vec.truncate(len);
-            } else {
-                vec.resize(len, value);
+            if refill {
+                vec.clear();
             }
+            vec.truncate(len);
+            vec.resize(len, value);
             return Scratch { vec };
         }
     }

@@ -20,10 +20,11 @@
 //!
 //! # Order and threads
 //!
-//! A reduction cuts every `(n, c)` row the same way (pieces of 16 elements, then at most one
-//! of 8 and one of 4, then single elements; see `Sums`), keeps partial sums per piece width
-//! and lane, takes rows in batch order, and adds the lanes in a fixed tree at the end. The
-//! order depends on nothing but the shape, so results are bitwise identical for every thread
+//! A reduction keeps lanes of partial sums, takes rows in batch order and adds the lanes in
+//! a fixed tree at the end. The forward statistics cut every `(n, c)` row into pieces of 16
+//! elements, then at most one of 8 and one of 4, then single elements, each width with its
+//! own lanes (see `Sums`); the backward sums put element `i` of each row in lane `i % 16`
+//! (`GradSums`). The order depends on nothing but the shape, so results are bitwise identical for every thread
 //! count and for every instruction set (the SIMD builds vectorise the same lane arithmetic;
 //! no multiply-add is fused). Above [`PARALLEL_WORK_THRESHOLD`] the reductions are split over
 //! channels and the element-wise passes over groups of rows.
@@ -637,89 +638,70 @@ fn inv_std(var: f64, eps: f64) -> f64 {
     }
 }
 
-/// Running sums of `K` quantities over rows of any length, kept in registers: a row is cut
-/// into pieces of 16, then at most one of 8 and one of 4, then single elements, and each
-/// piece width has its own lanes (element `i` of a piece adds to lane `i`). Every index is
-/// a constant after unrolling, so no accumulator lives in memory (a remainder loop indexing
-/// one lane array would put it there, and a store-to-load stall on every chunk with it).
-/// The cut depends only on the row length, so the order of the additions (and the result)
-/// depends only on the shape.
-struct Sums<const K: usize> {
-    w16: [[f64; 16]; K],
-    w8: [[f64; 8]; K],
-    w4: [[f64; 4]; K],
-    w1: [f64; K],
+/// A running sum over rows of any length, kept in registers: a row is cut into pieces of 16,
+/// then at most one of 8 and one of 4, then single elements, and each piece width has its own
+/// lanes (element `i` of a piece adds to lane `i`). Every index is a constant after
+/// unrolling, so no accumulator lives in memory (a remainder loop indexing one lane array
+/// would put it there, and a store-to-load stall on every chunk with it). The cut depends only
+/// on the row length, so the order of the additions (and the result) depends only on the
+/// shape.
+struct Sums {
+    w16: [f64; 16],
+    w8: [f64; 8],
+    w4: [f64; 4],
+    w1: f64,
 }
 
-impl<const K: usize> Sums<K> {
+impl Sums {
     #[inline(always)]
     fn new() -> Self {
         Sums {
-            w16: [[0.0; 16]; K],
-            w8: [[0.0; 8]; K],
-            w4: [[0.0; 4]; K],
-            w1: [0.0; K],
+            w16: [0.0; 16],
+            w8: [0.0; 8],
+            w4: [0.0; 4],
+            w1: 0.0,
         }
     }
 
-    /// Adds `term` of the elements at each index of the `R` rows (all of length `len`).
+    /// Adds `term` of every element of `row`.
     #[inline(always)]
-    fn add_rows<T: Copy, const R: usize>(
-        &mut self,
-        rows: [&[T]; R],
-        len: usize,
-        term: impl Fn([T; R]) -> [f64; K],
-    ) {
-        let mut i = 0;
-        while i + 16 <= len {
-            add_piece(&mut self.w16, rows, i, &term);
-            i += 16;
+    fn add_row<T: Copy>(&mut self, row: &[T], term: impl Fn(T) -> f64) {
+        let mut rest = row;
+        while rest.len() >= 16 {
+            rest = add_piece(&mut self.w16, rest, &term);
         }
-        if i + 8 <= len {
-            add_piece(&mut self.w8, rows, i, &term);
-            i += 8;
+        if rest.len() >= 8 {
+            rest = add_piece(&mut self.w8, rest, &term);
         }
-        if i + 4 <= len {
-            add_piece(&mut self.w4, rows, i, &term);
-            i += 4;
+        if rest.len() >= 4 {
+            rest = add_piece(&mut self.w4, rest, &term);
         }
-        while i < len {
-            let t = term(rows.map(|r| r[i]));
-            for (sum, v) in self.w1.iter_mut().zip(t) {
-                *sum += v;
-            }
-            i += 1;
+        for &v in rest {
+            self.w1 += term(v);
         }
     }
 
-    /// The `K` sums, each lane set added in a fixed tree and the widths in a fixed order.
+    /// The sum: each lane set added in a fixed tree, the widths in a fixed order.
     #[inline(always)]
-    fn totals(&self) -> [f64; K] {
-        std::array::from_fn(|k| {
-            tree_sum(self.w16[k]) + tree_sum(self.w8[k]) + tree_sum(self.w4[k]) + self.w1[k]
-        })
+    fn total(&self) -> f64 {
+        tree_sum(self.w16) + tree_sum(self.w8) + tree_sum(self.w4) + self.w1
     }
 }
 
-/// Adds `term` of the rows' elements `start + j` to lane `j` of each of the `K` lane sets.
+/// Adds `term` of the first `W` elements of `row` (at least that long) to the `W` lanes;
+/// returns the rest of the row.
 #[inline(always)]
-fn add_piece<T: Copy, const W: usize, const R: usize, const K: usize>(
-    acc: &mut [[f64; W]; K],
-    rows: [&[T]; R],
-    start: usize,
-    term: &impl Fn([T; R]) -> [f64; K],
-) {
-    let piece: [&[T; W]; R] = rows.map(|r| {
-        r[start..start + W]
-            .try_into()
-            .expect("a piece of W elements")
-    });
+fn add_piece<'a, T: Copy, const W: usize>(
+    lanes: &mut [f64; W],
+    row: &'a [T],
+    term: &impl Fn(T) -> f64,
+) -> &'a [T] {
+    let (piece, rest) = row.split_at(W);
+    let piece: &[T; W] = piece.try_into().expect("a piece of W elements");
     for j in 0..W {
-        let t = term(piece.map(|p| p[j]));
-        for (lanes, v) in acc.iter_mut().zip(t) {
-            lanes[j] += v;
-        }
+        lanes[j] += term(piece[j]);
     }
+    rest
 }
 
 /// The lanes added pairwise in a fixed tree (`W` a power of two).
@@ -790,20 +772,19 @@ impl<T: NormFloat> Kernel for Moments<'_, T> {
     #[inline(always)]
     fn run(self) -> (f64, f64) {
         let count = self.shape.per_channel() as f64;
-        let m = self.shape.inner();
-        let mut sum = Sums::<1>::new();
+        let mut sum = Sums::new();
         for row in self.shape.rows(self.x, self.c) {
-            sum.add_rows([row], m, |[v]| [v.to_f64()]);
+            sum.add_row(row, |v| v.to_f64());
         }
-        let mean = sum.totals()[0] / count;
-        let mut sq = Sums::<1>::new();
+        let mean = sum.total() / count;
+        let mut sq = Sums::new();
         for row in self.shape.rows(self.x, self.c) {
-            sq.add_rows([row], m, |[v]| {
+            sq.add_row(row, |v| {
                 let d = v.to_f64() - mean;
-                [d * d]
+                d * d
             });
         }
-        (mean, sq.totals()[0] / count)
+        (mean, sq.total() / count)
     }
 }
 

@@ -7,14 +7,15 @@
 //! passed as `out=` must be writeable and must not overlap an input (`ValueError`), and the
 //! GIL is released for all but tiny calls.
 
-use numpy::ndarray::{ArrayD, IxDyn};
+use numpy::ndarray::IxDyn;
 use numpy::{
-    Element as NpElement, PyArray, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
-    PyReadonlyArrayDyn, PyReadwriteArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+    Element as NpElement, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods, PyReadonlyArrayDyn,
+    PyReadwriteArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::python::layout::to_numpy;
 use crate::python::threads::threads_for;
 
 use crate::error::ConvError;
@@ -378,15 +379,4 @@ fn detached<R: Send>(
     } else {
         Ok(f()?)
     }
-}
-
-/// A C-order NumPy array of `shape` owning `data` (no copy).
-fn to_numpy<'py, T: NpElement>(
-    py: Python<'py>,
-    shape: &[usize],
-    data: Vec<T>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let array = ArrayD::from_shape_vec(IxDyn(shape), data)
-        .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
-    Ok(PyArray::from_owned_array(py, array).into_any())
 }

@@ -1,7 +1,10 @@
 //! C-order views of NumPy inputs, copied only when needed and never with an aborting
-//! allocation.
+//! allocation, and results handed to NumPy without a copy.
 
 use numpy::ndarray::{ArrayD, ArrayViewD, ArrayViewMutD, CowArray, IxDyn, Zip};
+use numpy::{Element as NpElement, PyArray};
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
 
 use crate::error::ConvError;
 use crate::geometry::checked_size;
@@ -49,4 +52,15 @@ pub fn c_order<'a, T: Clone>(view: ArrayViewD<'a, T>) -> Result<CowArray<'a, T, 
     let owned = ArrayD::from_shape_vec(IxDyn(view.shape()), data)
         .map_err(|e| ConvError::value(format!("internal: {e}")))?;
     Ok(CowArray::from(owned))
+}
+
+/// A C-order NumPy array of `shape` owning `data` (no copy).
+pub fn to_numpy<'py, T: NpElement>(
+    py: Python<'py>,
+    shape: &[usize],
+    data: Vec<T>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let array = ArrayD::from_shape_vec(IxDyn(shape), data)
+        .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
+    Ok(PyArray::from_owned_array(py, array).into_any())
 }

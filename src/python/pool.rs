@@ -6,14 +6,14 @@
 //! [`PoolGeometry`] before the core runs, the GIL is released for all but tiny calls, and the
 //! results are Rust vectors handed to NumPy without a copy.
 
-use numpy::ndarray::{ArrayD, IxDyn};
 use numpy::{
-    Element as NpElement, PyArray, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray,
+    Element as NpElement, PyArrayDescrMethods, PyReadonlyArrayDyn, PyUntypedArray,
     PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
+use crate::python::layout::to_numpy;
 use crate::python::threads::threads_for;
 
 use crate::error::ConvError;
@@ -338,15 +338,4 @@ fn maybe_detached<R: Send>(
     } else {
         Ok(py.detach(f)?)
     }
-}
-
-/// A C-order NumPy array of `shape` owning `data` (no copy).
-fn to_numpy<'py, T: NpElement>(
-    py: Python<'py>,
-    shape: &[usize],
-    data: Vec<T>,
-) -> PyResult<Bound<'py, PyAny>> {
-    let array = ArrayD::from_shape_vec(IxDyn(shape), data)
-        .map_err(|e| PyValueError::new_err(format!("internal: {e}")))?;
-    Ok(PyArray::from_owned_array(py, array).into_any())
 }
