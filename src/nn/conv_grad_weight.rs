@@ -14,6 +14,7 @@ use super::gemm::{matmul, ConvFloat, Operand};
 use super::geometry::ConvShape;
 use super::im2col::fill_columns;
 use super::tasks::{run_tasks, ColumnTiles, SharedMut};
+use super::transpose::transpose;
 use crate::error::Result;
 
 /// Rows of the column matrix a task covers: a multiple of 16 (whole SIMD registers of the
@@ -23,22 +24,6 @@ fn rows_per_task(rows: usize) -> usize {
         .next_multiple_of(16)
         .clamp(16, 256)
         .min(rows.max(1))
-}
-
-/// Edge of the square blocks [`transpose`] moves at a time.
-const TRANSPOSE_BLOCK: usize = 16;
-
-/// `dst (cols x rows) = src (rows x cols)^T`, both row-major.
-fn transpose<T: Copy>(src: &[T], rows: usize, cols: usize, dst: &mut [T]) {
-    for i0 in (0..rows).step_by(TRANSPOSE_BLOCK) {
-        for j0 in (0..cols).step_by(TRANSPOSE_BLOCK) {
-            for i in i0..(i0 + TRANSPOSE_BLOCK).min(rows) {
-                for j in j0..(j0 + TRANSPOSE_BLOCK).min(cols) {
-                    dst[j * rows + i] = src[i * cols + j];
-                }
-            }
-        }
-    }
 }
 
 /// A task's scratch: its column tile and its column-major block of `gw`.
@@ -78,7 +63,13 @@ pub(crate) fn grad_weight_gemm<T: ConvFloat>(
                 let (n, g) = (ng / groups, ng % groups);
                 // SAFETY: each task writes its own (group, sample) block.
                 let dst = unsafe { go_t.slice((g * shape.batch + n) * plane, plane) };
-                transpose(&grad_out[ng * plane..][..plane], cout_g, positions, dst);
+                transpose(
+                    &grad_out[ng * plane..][..plane],
+                    cout_g,
+                    positions,
+                    dst,
+                    cout_g,
+                );
             },
         )?;
     }

@@ -388,6 +388,32 @@ fn cases() -> Vec<Case> {
             &[1, 1],
         ),
         case(3, 32, 16, 1, &[19], &[5], &[1], &[(2, 2)], &[1]),
+        // implicit forward over several tasks of positions, each copying its own window of
+        // the padded input: 2-D with stride, dilation and asymmetric padding; 3-D where a
+        // task's positions span several planes; a long dilated 1-D signal
+        case(
+            2,
+            16,
+            32,
+            1,
+            &[30, 17],
+            &[3, 3],
+            &[2, 1],
+            &[(2, 1), (1, 3)],
+            &[1, 2],
+        ),
+        case(
+            1,
+            16,
+            17,
+            1,
+            &[6, 9, 10],
+            &[2, 3, 3],
+            &[1, 1, 1],
+            &[(1, 0), (1, 1), (0, 2)],
+            &[1, 1, 1],
+        ),
+        case(2, 16, 64, 1, &[500], &[7], &[1], &[(3, 3)], &[2]),
         // many rows: several row tiles per column matrix
         case(
             1,

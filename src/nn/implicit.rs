@@ -8,12 +8,14 @@
 //! position) pairs `j` for blocks of rows `i = r` (vectors: the transposed output gradient).
 //! Blocks and chunks depend only on the shapes, never on the thread count.
 
-use std::borrow::Cow;
-
 use super::geometry::{checked_product, ConvShape, Window};
 use super::implicit_kernel::{Block, LANES};
 use super::tasks::{run_tasks, SharedMut};
+#[cfg(target_arch = "x86_64")]
+use super::transpose::block_16x16_f32;
+use super::transpose::transpose;
 use crate::error::Result;
+use crate::scratch::{self, Scratch};
 
 /// Whether this CPU runs the kernels of this module.
 pub(crate) fn available() -> bool {
@@ -29,19 +31,28 @@ pub(crate) fn available() -> bool {
 
 /// Widest accumulator row (lanes of four vectors).
 const MAX_WIDTH: usize = 4 * LANES;
-/// Most accumulator rows of one kernel call.
-const MAX_P: usize = 12;
+/// Most accumulator rows of one kernel call: with one or two vectors per row, 8 rows keep
+/// the accumulators, the vectors and the broadcast inputs within the 32 vector registers (at
+/// 12 rows the compiler spilled accumulators to the stack, and `(128, 64, 262) -> 32`
+/// channels, k = 7, ran at 45 GFLOP/s on one core instead of 92).
+const MAX_P: usize = 8;
 /// Output positions one forward task covers.
 const POSITIONS_PER_TASK: usize = 192;
 /// (sample, position) pairs the weight gradient sums per pass over its rows.
 const PAIRS_PER_CHUNK: usize = 256;
 
+/// Column-matrix rows one weight-gradient task covers: whole kernel calls of 6 or 8 rows
+/// (a multiple of 24), about a twelfth of the rows, so that the tasks balance over the
+/// threads (each task reads all of `grad_out` once, from the last-level cache).
+fn rows_per_weight_task(rows: usize) -> usize {
+    (rows / 12).next_multiple_of(24).clamp(24, 96)
+}
+
 /// Accumulator rows per kernel call for `cb` vectors per row.
 fn rows_for(cb: usize) -> usize {
-    if cb >= 4 {
-        6
-    } else {
-        MAX_P
+    match cb {
+        4 => 6,
+        _ => MAX_P,
     }
 }
 
@@ -71,14 +82,6 @@ impl Offsets {
             std::array::from_fn(|a| w.input[a] + w.pad_before[a] + w.pad_after[a]);
         let plane = checked_product(&padded, "padded input")?;
         let [_, p1, p2] = padded;
-        let mut roff = Vec::with_capacity(cin_g * w.kernel_len);
-        for ci in 0..cin_g {
-            for k in 0..w.kernel_len {
-                let [k0, k1, k2] = w.kernel_index(k);
-                let d = &w.dilation;
-                roff.push(ci * plane + (k0 * d[0] * p1 + k1 * d[1]) * p2 + k2 * d[2]);
-            }
-        }
         let [o0, o1, o2] = w.output;
         let s = &w.stride;
         let mut poff = Vec::with_capacity(w.output_len);
@@ -90,27 +93,90 @@ impl Offsets {
             }
         }
         Ok(Offsets {
-            roff,
+            roff: row_offsets(w, cin_g, plane, padded),
             poff,
             plane,
             padded,
         })
     }
+
+    /// Padded-plane rows (flat over the two leading padded axes) that output positions
+    /// `p0..p1` read: `lo..hi`. The last position's row bounds every earlier one, since a
+    /// padded row is longer than the stride times the output positions before it.
+    fn window_rows(&self, w: &Window, p0: usize, p1: usize) -> (usize, usize) {
+        let [_, o1, o2] = w.output;
+        let pd1 = self.padded[1];
+        let span = |axis: usize| (w.kernel[axis] - 1) * w.dilation[axis];
+        let (first, last) = (p0 / o2, (p1 - 1) / o2);
+        let (a0, b0) = (first / o1, first % o1);
+        let (a1, b1) = (last / o1, last % o1);
+        let lo = a0 * w.stride[0] * pd1 + b0 * w.stride[1];
+        let hi = (a1 * w.stride[0] + span(0)) * pd1 + b1 * w.stride[1] + span(1) + 1;
+        (lo, hi)
+    }
 }
 
-/// The input with its zero padding written out (borrowed when there is none).
-fn padded_input<'a>(
+/// Offset of every column-matrix row of one group (input channel, kernel offset) in a padded
+/// input whose channels are `channel_stride` apart, rows of `padded[2]` values.
+fn row_offsets(w: &Window, cin_g: usize, channel_stride: usize, padded: [usize; 3]) -> Vec<usize> {
+    let [_, p1, p2] = padded;
+    let d = &w.dilation;
+    let mut roff = Vec::with_capacity(cin_g * w.kernel_len);
+    for ci in 0..cin_g {
+        for k in 0..w.kernel_len {
+            let [k0, k1, k2] = w.kernel_index(k);
+            roff.push(ci * channel_stride + (k0 * d[0] * p1 + k1 * d[1]) * p2 + k2 * d[2]);
+        }
+    }
+    roff
+}
+
+/// Writes padded-plane rows `rows` of the `cin_g` input planes `src` into `dst`, channels
+/// `channel_stride` apart: the input values where the row holds them, zeros elsewhere.
+fn fill_window(
+    w: &Window,
+    padded: [usize; 3],
+    src: &[f32],
+    rows: (usize, usize),
+    channel_stride: usize,
+    dst: &mut [f32],
+) {
+    let [_, p1, p2] = padded;
+    let [i0, i1, i2] = w.input;
+    let [b0, b1, b2] = w.pad_before;
+    for (plane, out) in src
+        .chunks_exact(w.input_len)
+        .zip(dst.chunks_mut(channel_stride))
+    {
+        for (r, d) in (rows.0..rows.1).zip(out.chunks_exact_mut(p2)) {
+            let (a, b) = (r / p1, r % p1);
+            if (b0..b0 + i0).contains(&a) && (b1..b1 + i1).contains(&b) {
+                let row = &plane[((a - b0) * i1 + b - b1) * i2..][..i2];
+                d[..b2].fill(0.0);
+                d[b2..b2 + i2].copy_from_slice(row);
+                d[b2 + i2..].fill(0.0);
+            } else {
+                d.fill(0.0);
+            }
+        }
+    }
+}
+
+/// The input with its zero padding written out, in a reused scratch buffer; `None` when there
+/// is no padding (the input itself is read).
+fn padded_input(
     shape: &ConvShape,
     off: &Offsets,
-    input: &'a [f32],
+    input: &[f32],
     threads: usize,
-) -> Result<Cow<'a, [f32]>> {
+) -> Result<Option<Scratch<f32>>> {
     let w = &shape.window;
     if off.plane == w.input_len {
-        return Ok(Cow::Borrowed(input));
+        return Ok(None);
     }
     let planes = shape.batch * shape.in_channels;
-    let mut xpad = vec![0f32; checked_product(&[planes, off.plane], "padded input")?];
+    let mut xpad =
+        scratch::overwritten(checked_product(&[planes, off.plane], "padded input")?, 0.0);
     {
         let dst = SharedMut::new(&mut xpad);
         let [_, p1, p2] = off.padded;
@@ -122,8 +188,9 @@ fn padded_input<'a>(
             input.len() * 16,
             || (),
             |_, c| {
-                // SAFETY: each task writes its own padded plane.
+                // SAFETY: each task writes its own padded plane, in full.
                 let out = unsafe { dst.slice(c * off.plane, off.plane) };
+                out.fill(0.0);
                 let src = &input[c * w.input_len..][..w.input_len];
                 for a in 0..i0 {
                     for b in 0..i1 {
@@ -134,7 +201,7 @@ fn padded_input<'a>(
             },
         )?;
     }
-    Ok(Cow::Owned(xpad))
+    Ok(Some(xpad))
 }
 
 /// One kernel call with `cb` vectors per row over the offsets `b` (at most the call's row
@@ -174,7 +241,7 @@ fn call(
                     io,
                     MAX_WIDTH,
                 ),
-                2 => run_block::<12, 2>(
+                2 => run_block::<MAX_P, 2>(
                     &Block {
                         x,
                         a,
@@ -187,7 +254,7 @@ fn call(
                     io,
                     MAX_WIDTH,
                 ),
-                _ => run_block::<12, 1>(
+                _ => run_block::<MAX_P, 1>(
                     &Block {
                         x,
                         a,
@@ -210,6 +277,14 @@ fn call(
     }
 }
 
+/// A forward task's buffers: its output tile, its window of the padded input, and the
+/// offsets of its positions in that window.
+struct ForwardScratch {
+    tile: Vec<f32>,
+    window: Vec<f32>,
+    offsets: Vec<usize>,
+}
+
 /// Forward pass, `out = conv(input, weight) + bias` (buffers checked by the caller).
 pub(crate) fn forward(
     shape: &ConvShape,
@@ -223,7 +298,23 @@ pub(crate) fn forward(
     let (positions, rows) = (w.output_len, shape.col_rows);
     let (cin_g, cout_g, groups) = (shape.in_per_group(), shape.out_per_group(), shape.groups);
     let off = Offsets::new(w, cin_g)?;
-    let xpad = padded_input(shape, &off, input, threads)?;
+    let per_plane = positions.div_ceil(POSITIONS_PER_TASK);
+    // With padding, each task copies the padded rows its positions read (`windows[part]`) of
+    // its group's planes into its own window, channels `stride` apart, and reads them there
+    // from cache; writing out the whole padded input first cost a pass over memory, about a
+    // sixth of the call for (128, 64, 256) -> 32 channels, k = 7, padding 3.
+    let padding = off.plane != w.input_len;
+    let windows: Vec<(usize, usize)> = (0..per_plane)
+        .map(|part| {
+            let p0 = part * POSITIONS_PER_TASK;
+            off.window_rows(w, p0, (p0 + POSITIONS_PER_TASK).min(positions))
+        })
+        .collect();
+    let stride = match windows.iter().map(|&(lo, hi)| hi - lo).max() {
+        Some(len) if padding => len * off.padded[2],
+        _ => off.plane,
+    };
+    let roff = row_offsets(w, cin_g, stride, off.padded);
     // wt[g][r][co]: the transposed weight, output channels padded to whole vectors.
     let ld = cout_g.next_multiple_of(LANES);
     let mut wt = vec![0f32; checked_product(&[groups, rows, ld], "weight")?];
@@ -235,24 +326,41 @@ pub(crate) fn forward(
             }
         }
     }
-    let per_plane = positions.div_ceil(POSITIONS_PER_TASK);
     let count = shape.batch * groups * per_plane;
     let work = shape.macs().saturating_mul(4);
     let out = SharedMut::new(out);
-    let group_len = cin_g * off.plane;
-    let tile_len = (POSITIONS_PER_TASK + MAX_P) * MAX_WIDTH;
+    let group_len = cin_g * w.input_len;
+    let scratch = || ForwardScratch {
+        tile: vec![0f32; (POSITIONS_PER_TASK + MAX_P) * MAX_WIDTH],
+        window: vec![0f32; if padding { cin_g * stride } else { 0 }],
+        offsets: Vec::with_capacity(POSITIONS_PER_TASK),
+    };
     run_tasks(
         count,
         threads,
         work,
-        || vec![0f32; tile_len],
-        |tile, task| {
+        scratch,
+        |s: &mut ForwardScratch, task| {
             let (ng, part) = (task / per_plane, task % per_plane);
             let (n, g) = (ng / groups, ng % groups);
-            let x = &xpad[(n * groups + g) * group_len..][..group_len];
+            let planes = &input[(n * groups + g) * group_len..][..group_len];
             let wg = &wt[g * rows * ld..][..rows * ld];
             let p_start = part * POSITIONS_PER_TASK;
             let p_end = (p_start + POSITIONS_PER_TASK).min(positions);
+            let ForwardScratch {
+                tile,
+                window,
+                offsets,
+            } = s;
+            let (x, base): (&[f32], usize) = if padding {
+                let (lo, hi) = windows[part];
+                fill_window(w, off.padded, planes, (lo, hi), stride, window);
+                (window, lo * off.padded[2])
+            } else {
+                (planes, 0)
+            };
+            offsets.clear();
+            offsets.extend(off.poff[p_start..p_end].iter().map(|&p| p - base));
             let mut co0 = 0;
             while co0 < cout_g {
                 let cb = vectors_for(cout_g - co0);
@@ -267,8 +375,8 @@ pub(crate) fn forward(
                 while p0 < p_end {
                     let valid = p_rows.min(p_end - p0);
                     let io = &mut tile[(p0 - p_start) * MAX_WIDTH..];
-                    let b = &off.poff[p0..p0 + valid];
-                    call(cb, x, &off.roff, b, wg, (ld, co0), Some(&init), io);
+                    let b = &offsets[p0 - p_start..][..valid];
+                    call(cb, x, &roff, b, wg, (ld, co0), Some(&init), io);
                     p0 += valid;
                 }
                 // Transposed copy out, 16 positions at a time (their tile rows stay in L1).
@@ -276,7 +384,23 @@ pub(crate) fn forward(
                 for i0 in (0..p_end - p_start).step_by(LANES) {
                     let count = LANES.min(p_end - p_start - i0);
                     let rows = &tile[i0 * MAX_WIDTH..][..count * MAX_WIDTH];
-                    for l in 0..lanes {
+                    let whole = if cfg!(target_arch = "x86_64") && count == LANES {
+                        lanes - lanes % LANES
+                    } else {
+                        0
+                    };
+                    for l0 in (0..whole).step_by(LANES) {
+                        let dst = out.ptr_at(first + l0 * positions + i0);
+                        assert!(first + (l0 + LANES - 1) * positions + i0 + LANES <= out.len());
+                        // SAFETY: AVX-512F is active (this module's kernels need it); the
+                        // 16 x 16 block is in bounds (asserted above) at positions
+                        // p_start + i0.. of channels co0 + l0.., which this task alone owns.
+                        #[cfg(target_arch = "x86_64")]
+                        unsafe {
+                            block_16x16_f32(rows[l0..].as_ptr(), MAX_WIDTH, dst, positions)
+                        };
+                    }
+                    for l in whole..lanes {
                         // SAFETY: this task alone owns positions p_start..p_end of its channels.
                         let dst = unsafe { out.slice(first + l * positions + i0, count) };
                         for (d, row) in dst.iter_mut().zip(rows.chunks_exact(MAX_WIDTH)) {
@@ -303,11 +427,12 @@ pub(crate) fn grad_weight(
     let (positions, rows) = (w.output_len, shape.col_rows);
     let (cin_g, cout_g, groups) = (shape.in_per_group(), shape.out_per_group(), shape.groups);
     let off = Offsets::new(w, cin_g)?;
-    let xpad = padded_input(shape, &off, input, threads)?;
+    let padded = padded_input(shape, &off, input, threads)?;
+    let xpad: &[f32] = padded.as_deref().map_or(input, |v| v);
     let pairs = shape.batch * positions;
     // go_t[g][(n, p)][co]: grad_out transposed, output channels padded to whole vectors.
     let ld = cout_g.next_multiple_of(LANES);
-    let mut go_t = vec![0f32; checked_product(&[groups, pairs, ld], "grad_output")?];
+    let mut go_t = scratch::overwritten(checked_product(&[groups, pairs, ld], "grad_output")?, 0.0);
     {
         let dst = SharedMut::new(&mut go_t);
         let plane = cout_g * positions;
@@ -318,12 +443,18 @@ pub(crate) fn grad_weight(
             || (),
             |_, ng| {
                 let (n, g) = (ng / groups, ng % groups);
-                // SAFETY: each task writes the rows of its own (group, sample).
+                // SAFETY: each task writes the rows of its own (group, sample), in full.
                 let block = unsafe { dst.slice((g * pairs + n * positions) * ld, positions * ld) };
-                let src = &grad_out[ng * plane..][..plane];
-                for (co, row) in src.chunks_exact(positions).enumerate() {
-                    for (p, &v) in row.iter().enumerate() {
-                        block[p * ld + co] = v;
+                transpose(
+                    &grad_out[ng * plane..][..plane],
+                    cout_g,
+                    positions,
+                    block,
+                    ld,
+                );
+                if ld > cout_g {
+                    for row in block.chunks_exact_mut(ld) {
+                        row[cout_g..].fill(0.0);
                     }
                 }
             },
@@ -344,7 +475,7 @@ pub(crate) fn grad_weight(
         }
         v
     };
-    let rows_per_task = (rows.div_ceil(8)).next_multiple_of(MAX_P).min(96);
+    let rows_per_task = rows_per_weight_task(rows);
     let per_block = rows.div_ceil(rows_per_task);
     let count = groups * co_blocks.len() * per_block;
     let work = shape.macs().saturating_mul(4);

@@ -20,6 +20,7 @@ mod implicit_kernel;
 pub mod pool;
 mod runs;
 pub mod tasks;
+mod transpose;
 pub mod unfold;
 
 #[cfg(test)]

@@ -96,6 +96,16 @@ impl<T> SharedMut<T> {
         unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
     }
 
+    /// The number of elements.
+    pub fn len(&self) -> usize {
+        self.len
+    }
+
+    /// Whether there are no elements.
+    pub fn is_empty(&self) -> bool {
+        self.len == 0
+    }
+
     /// Address of element `start`, for strided writes.
     pub fn ptr_at(&self, start: usize) -> *mut T {
         assert!(start <= self.len);
