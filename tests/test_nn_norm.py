@@ -445,3 +445,35 @@ def test_named_models_fuse_relu_and_keep_their_state_dict():
             if isinstance(m, _BatchNorm):
                 assert isinstance(layers[i + 1], FusedReLU)
         assert not any(m.relu for m in gelu if isinstance(m, _BatchNorm))
+
+
+# --------------------------------------------------------------------------------------------
+# channel sums (the convolution's bias gradient)
+# --------------------------------------------------------------------------------------------
+
+
+@given(
+    shape=st.lists(st.integers(0, 40), min_size=2, max_size=4).map(tuple),
+    dtype=st.sampled_from(FLOATS),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_channel_sums_match_numpy_in_float64(shape, dtype, seed):
+    """Rows of every length (the 16/8/4/1 pieces), empty batches and planes; the sum is
+    accumulated in float64 like ``np.sum(dtype=float64)`` and identical for any thread count."""
+    x = np.random.default_rng(seed).standard_normal(shape).astype(dtype)
+    got = _core.channel_sums(x)
+    assert got.dtype == x.dtype and got.shape == (shape[1],)
+    axes = (0, *range(2, x.ndim))
+    want = x.sum(axis=axes, dtype=np.float64)
+    scale = np.abs(x).sum(axis=axes, dtype=np.float64) + 1.0
+    np.testing.assert_array_less(np.abs(got - want), scale * 4 * np.finfo(dtype).eps)
+    for workers in (1, 2, 3):
+        np.testing.assert_array_equal(_core.channel_sums(x, workers=workers), got)
+    np.testing.assert_array_equal(F._sum_bias(x), got)
+
+
+def test_channel_sums_reject_bad_input():
+    with pytest.raises(TypeError):
+        _core.channel_sums(np.ones((2, 3), np.int64))
+    with pytest.raises(ValueError):
+        _core.channel_sums(np.ones(3, np.float32))

@@ -190,6 +190,12 @@ def avg_pool_backward(
 ) -> npt.NDArray[np.floating]:
     """Gradient of average pooling: (N, C, *input_size)."""
 
+def channel_sums(
+    input: npt.NDArray[np.floating], workers: Optional[int] = None
+) -> npt.NDArray[np.floating]:
+    """Sum of ``input`` (N, C, *S) over every axis but the channel, accumulated in float64,
+    as ``(C,)`` of the input's dtype (C-contiguous float32/float64 input)."""
+
 def batch_norm_forward(
     input: npt.NDArray[np.floating],
     weight: Optional[npt.NDArray[np.floating]],

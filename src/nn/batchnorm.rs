@@ -286,6 +286,36 @@ pub fn batch_norm_forward<T: NormFloat>(
     )
 }
 
+/// Per-channel sums of `x` (N, C, inner) into `out` (C), accumulated in `f64` lanes (see
+/// [`Sums`]): the bias gradient of a convolution. The order of the additions depends only on
+/// the shape, never on `threads`.
+///
+/// # Errors
+/// [`ConvError::Value`] when a length does not match `shape`, or if the pool cannot start.
+pub fn channel_sums<T: NormFloat>(
+    x: &[T],
+    shape: NormShape,
+    out: &mut [T],
+    threads: usize,
+) -> Result<()> {
+    check_len("input", x.len(), shape.len())?;
+    check_len("output", out.len(), shape.channels())?;
+    let isa = active_isa();
+    let one = |c: usize| T::from_f64(dispatch(isa, ChannelSum { x, shape, c }));
+    if threads > 1 && work(shape, std::mem::size_of::<T>()) >= PARALLEL_WORK_THRESHOLD {
+        pool(threads)?.install(|| {
+            out.par_iter_mut()
+                .enumerate()
+                .for_each(|(c, o)| *o = one(c));
+        });
+    } else {
+        for (c, o) in out.iter_mut().enumerate() {
+            *o = one(c);
+        }
+    }
+    Ok(())
+}
+
 /// [`batch_norm_forward`] with the instruction set given (`isa` must be one this CPU runs).
 #[allow(clippy::too_many_arguments)]
 fn forward_with<T: NormFloat>(
@@ -785,6 +815,25 @@ impl<T: NormFloat> Kernel for Moments<'_, T> {
             });
         }
         (mean, sq.total() / count)
+    }
+}
+
+/// Channel `c`'s sum (`f64` lanes).
+struct ChannelSum<'a, T> {
+    x: &'a [T],
+    shape: NormShape,
+    c: usize,
+}
+
+impl<T: NormFloat> Kernel for ChannelSum<'_, T> {
+    type Output = f64;
+    #[inline(always)]
+    fn run(self) -> f64 {
+        let mut sum = Sums::new();
+        for row in self.shape.rows(self.x, self.c) {
+            sum.add_row(row, |v| v.to_f64());
+        }
+        sum.total()
     }
 }
 

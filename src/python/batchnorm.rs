@@ -31,6 +31,7 @@ const GIL_RELEASE_ELEMENTS: usize = 1 << 14;
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(batch_norm_forward, m)?)?;
     m.add_function(wrap_pyfunction!(batch_norm_backward, m)?)?;
+    m.add_function(wrap_pyfunction!(channel_sums, m)?)?;
     Ok(())
 }
 
@@ -139,6 +140,37 @@ pub fn batch_norm_forward<'py>(
                 to_numpy(py, &[c], mean)?,
                 to_numpy(py, &[c], invstd)?,
             )
+        }};
+    }
+    Ok(match float_kind(input, "input")? {
+        b'f' => typed!(f32),
+        _ => typed!(f64),
+    })
+}
+
+/// The sum of `input` (N, C, *S) over every axis but the channel, accumulated in float64 and
+/// returned as `(C,)` in the input's dtype: a convolution's bias gradient.
+#[pyfunction]
+#[pyo3(signature = (input, workers=None))]
+pub fn channel_sums<'py>(
+    py: Python<'py>,
+    input: &Bound<'py, PyAny>,
+    workers: Option<isize>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let threads = threads_for(workers)?;
+    macro_rules! typed {
+        ($t:ty) => {{
+            let x = borrow::<$t>(input, "input")?;
+            if x.shape().get(1) == Some(&0) {
+                return to_numpy(py, &[0], Vec::<$t>::new());
+            }
+            let shape = norm_shape(x.shape())?;
+            let xd = slice(&x, "input")?;
+            let mut sums = vec![<$t>::ZERO; shape.channels()];
+            detached(py, shape.len() >= GIL_RELEASE_ELEMENTS, || {
+                batchnorm::channel_sums(xd, shape, &mut sums, threads)
+            })?;
+            to_numpy(py, &[shape.channels()], sums)?
         }};
     }
     Ok(match float_kind(input, "input")? {
