@@ -65,6 +65,7 @@ pub(crate) fn grad_weight_gemm<T: ConvFloat>(
                 let dst = unsafe { go_t.slice((g * shape.batch + n) * plane, plane) };
                 transpose(
                     &grad_out[ng * plane..][..plane],
+                    positions,
                     cout_g,
                     positions,
                     dst,

@@ -40,12 +40,21 @@ const MAX_P: usize = 8;
 const POSITIONS_PER_TASK: usize = 192;
 /// (sample, position) pairs the weight gradient sums per pass over its rows.
 const PAIRS_PER_CHUNK: usize = 256;
+/// Weight-gradient tasks aimed at (pair chunks times runs of rows), whatever the threads.
+const WEIGHT_TASKS: usize = 16;
+/// Fewest (sample, position) pairs of one weight-gradient chunk.
+const MIN_CHUNK_PAIRS: usize = 512;
+/// Most bytes of the weight gradient's per-chunk copies.
+const PARTIAL_BUDGET_BYTES: usize = 8 << 20;
+/// Most column-matrix rows of one weight-gradient task.
+const MAX_TASK_ROWS: usize = 576;
 
-/// Column-matrix rows one weight-gradient task covers: whole kernel calls of 6 or 8 rows
-/// (a multiple of 24), about a twelfth of the rows, so that the tasks balance over the
-/// threads (each task reads all of `grad_out` once, from the last-level cache).
-fn rows_per_weight_task(rows: usize) -> usize {
-    (rows / 12).next_multiple_of(24).clamp(24, 96)
+/// Column-matrix rows one weight-gradient task covers when the rows are cut in `parts`:
+/// whole kernel calls of 6 or 8 rows (a multiple of 24), at most [`MAX_TASK_ROWS`].
+fn rows_per_weight_task(rows: usize, parts: usize) -> usize {
+    rows.div_ceil(parts.max(1))
+        .next_multiple_of(24)
+        .clamp(24, MAX_TASK_ROWS)
 }
 
 /// Accumulator rows per kernel call for `cb` vectors per row.
@@ -430,36 +439,11 @@ pub(crate) fn grad_weight(
     let padded = padded_input(shape, &off, input, threads)?;
     let xpad: &[f32] = padded.as_deref().map_or(input, |v| v);
     let pairs = shape.batch * positions;
-    // go_t[g][(n, p)][co]: grad_out transposed, output channels padded to whole vectors.
+    // Each pass of the kernel reads the grad_out of its pairs transposed, (pair, co), output
+    // channels padded to whole vectors: every task transposes them into its own buffer just
+    // before (a separate pass transposing all of grad_out first cost a trip through memory,
+    // a tenth of the call).
     let ld = cout_g.next_multiple_of(LANES);
-    let mut go_t = scratch::overwritten(checked_product(&[groups, pairs, ld], "grad_output")?, 0.0);
-    {
-        let dst = SharedMut::new(&mut go_t);
-        let plane = cout_g * positions;
-        run_tasks(
-            shape.batch * groups,
-            threads,
-            grad_out.len() * 16,
-            || (),
-            |_, ng| {
-                let (n, g) = (ng / groups, ng % groups);
-                // SAFETY: each task writes the rows of its own (group, sample), in full.
-                let block = unsafe { dst.slice((g * pairs + n * positions) * ld, positions * ld) };
-                transpose(
-                    &grad_out[ng * plane..][..plane],
-                    cout_g,
-                    positions,
-                    block,
-                    ld,
-                );
-                if ld > cout_g {
-                    for row in block.chunks_exact_mut(ld) {
-                        row[cout_g..].fill(0.0);
-                    }
-                }
-            },
-        )?;
-    }
     let sample_len = shape.in_channels * off.plane;
     let a: Vec<usize> = (0..pairs)
         .map(|q| (q / positions) * sample_len + off.poff[q % positions])
@@ -475,52 +459,112 @@ pub(crate) fn grad_weight(
         }
         v
     };
-    let rows_per_task = rows_per_weight_task(rows);
+    // Tasks: (pair chunk, group, output-channel block, run of rows). Each chunk of (sample,
+    // position) pairs sums into its own copy of the gradient (the first straight into
+    // `grad_weight`), added up in chunk order at the end: every task then reads its pairs of
+    // `grad_out` and the input once from memory, for all its rows (splitting rows alone made
+    // each task stream all of them again, and ran at memory speed).
+    let (chunks, chunk_len) = weight_chunks(pairs, shape.weight_len);
+    let blocks = groups * co_blocks.len();
+    let rows_per_task = rows_per_weight_task(rows, WEIGHT_TASKS.div_ceil(chunks * blocks));
     let per_block = rows.div_ceil(rows_per_task);
-    let count = groups * co_blocks.len() * per_block;
+    let count = chunks * blocks * per_block;
     let work = shape.macs().saturating_mul(4);
+    let mut partials = vec![0f32; (chunks - 1) * shape.weight_len];
     let gw = SharedMut::new(grad_weight);
+    let extra = SharedMut::new(&mut partials);
     let group_len = cin_g * off.plane;
-    let scratch = || vec![0f32; (rows_per_task + MAX_P) * MAX_WIDTH];
-    run_tasks(count, threads, work, scratch, |acc, task| {
-        let (gb, part) = (task / per_block, task % per_block);
-        let (g, (co0, cb)) = (gb / co_blocks.len(), co_blocks[gb % co_blocks.len()]);
-        let lanes = (cout_g - co0).min(cb * LANES);
-        let p_rows = rows_for(cb);
-        let r0 = part * rows_per_task;
-        let r1 = (r0 + rows_per_task).min(rows);
-        acc.fill(0.0);
-        let x = &xpad[g * group_len..];
-        let go_g = &go_t[g * pairs * ld..][..pairs * ld];
-        for q0 in (0..pairs).step_by(PAIRS_PER_CHUNK) {
-            let q1 = (q0 + PAIRS_PER_CHUNK).min(pairs);
-            let mut r = r0;
-            while r < r1 {
-                let valid = p_rows.min(r1 - r);
-                let io = &mut acc[(r - r0) * MAX_WIDTH..];
-                let v = &go_g[q0 * ld..];
-                call(
-                    cb,
-                    x,
-                    &a[q0..q1],
-                    &off.roff[r..r + valid],
-                    v,
-                    (ld, co0),
-                    None,
-                    io,
-                );
-                r += valid;
+    let scratch = || WeightScratch {
+        acc: vec![0f32; (rows_per_task + MAX_P) * MAX_WIDTH],
+        // Zero once: the lanes past cout_g are never written.
+        go_t: vec![0f32; PAIRS_PER_CHUNK * ld],
+    };
+    run_tasks(
+        count,
+        threads,
+        work,
+        scratch,
+        |s: &mut WeightScratch, task| {
+            let WeightScratch { acc, go_t } = s;
+            let (chunk, task) = (task / (blocks * per_block), task % (blocks * per_block));
+            let (gb, part) = (task / per_block, task % per_block);
+            let (g, (co0, cb)) = (gb / co_blocks.len(), co_blocks[gb % co_blocks.len()]);
+            let lanes = (cout_g - co0).min(cb * LANES);
+            let p_rows = rows_for(cb);
+            let r0 = part * rows_per_task;
+            let r1 = (r0 + rows_per_task).min(rows);
+            acc.fill(0.0);
+            let x = &xpad[g * group_len..];
+            let first_pair = chunk * chunk_len;
+            let last_pair = (first_pair + chunk_len).min(pairs);
+            for q0 in (first_pair..last_pair).step_by(PAIRS_PER_CHUNK) {
+                let q1 = (q0 + PAIRS_PER_CHUNK).min(last_pair);
+                let mut q = q0;
+                while q < q1 {
+                    let (n, p) = (q / positions, q % positions);
+                    let seg = (positions - p).min(q1 - q);
+                    let src = &grad_out[(n * shape.out_channels + g * cout_g) * positions + p..];
+                    transpose(src, positions, cout_g, seg, &mut go_t[(q - q0) * ld..], ld);
+                    q += seg;
+                }
+                let mut r = r0;
+                while r < r1 {
+                    let valid = p_rows.min(r1 - r);
+                    let io = &mut acc[(r - r0) * MAX_WIDTH..];
+                    call(
+                        cb,
+                        x,
+                        &a[q0..q1],
+                        &off.roff[r..r + valid],
+                        go_t,
+                        (ld, co0),
+                        None,
+                        io,
+                    );
+                    r += valid;
+                }
             }
-        }
-        for l in 0..lanes {
-            let first = (g * cout_g + co0 + l) * rows + r0;
-            // SAFETY: this task alone owns rows r0..r1 of these output channels' weights.
-            let dst = unsafe { gw.slice(first, r1 - r0) };
-            for (i, d) in dst.iter_mut().enumerate() {
-                *d = acc[i * MAX_WIDTH + l];
+            let (target, base) = match chunk {
+                0 => (&gw, 0),
+                c => (&extra, (c - 1) * shape.weight_len),
+            };
+            for l in 0..lanes {
+                let first = base + (g * cout_g + co0 + l) * rows + r0;
+                // SAFETY: this task alone owns rows r0..r1 of these output channels' weights in
+                // its chunk's copy of the gradient.
+                let dst = unsafe { target.slice(first, r1 - r0) };
+                for (i, d) in dst.iter_mut().enumerate() {
+                    *d = acc[i * MAX_WIDTH + l];
+                }
             }
+        },
+    )?;
+    for partial in partials.chunks_exact(shape.weight_len) {
+        for (d, &p) in grad_weight.iter_mut().zip(partial) {
+            *d += p;
         }
-    })
+    }
+    Ok(())
+}
+
+/// A weight-gradient task's buffers: its accumulators and its pairs' grad_out transposed.
+struct WeightScratch {
+    acc: Vec<f32>,
+    go_t: Vec<f32>,
+}
+
+/// `(chunks, pairs per chunk)`: how the weight gradient's (sample, position) pairs are cut,
+/// from the shape alone: at most [`WEIGHT_TASKS`] chunks of at least [`MIN_CHUNK_PAIRS`]
+/// pairs (whole kernel passes of [`PAIRS_PER_CHUNK`]), and no more copies of the gradient
+/// than [`PARTIAL_BUDGET_BYTES`] hold.
+fn weight_chunks(pairs: usize, weight_len: usize) -> (usize, usize) {
+    let by_budget = PARTIAL_BUDGET_BYTES / (weight_len * 4).max(1);
+    let chunks = (pairs / MIN_CHUNK_PAIRS)
+        .min(WEIGHT_TASKS)
+        .min(by_budget)
+        .max(1);
+    let chunk_len = pairs.div_ceil(chunks).next_multiple_of(PAIRS_PER_CHUNK);
+    (pairs.div_ceil(chunk_len).max(1), chunk_len)
 }
 
 /// The gradient with respect to the input as a forward pass, when `shape` allows it (stride

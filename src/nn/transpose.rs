@@ -10,13 +10,15 @@ use super::gemm::ConvFloat;
 /// Edge of the square blocks moved at a time.
 const BLOCK: usize = 16;
 
-/// `dst (cols x rows) = src (rows x cols)^T`, both row-major, the rows of `dst` `dst_ld`
-/// elements apart (its elements past `rows` in each row are left as they are).
+/// `dst (cols x rows) = src (rows x cols)^T`, both row-major, the rows of `src` `src_ld`
+/// elements apart and those of `dst` `dst_ld` apart (the elements past `cols` in each row of
+/// `src` are not read, those past `rows` in each row of `dst` are left as they are).
 ///
 /// # Panics
-/// If `src` holds fewer than `rows * cols` elements, `dst_ld < rows`, or `dst` is too short.
+/// If `src_ld < cols`, `dst_ld < rows`, or a slice is too short.
 pub(super) fn transpose<T: ConvFloat>(
     src: &[T],
+    src_ld: usize,
     rows: usize,
     cols: usize,
     dst: &mut [T],
@@ -25,7 +27,10 @@ pub(super) fn transpose<T: ConvFloat>(
     if rows == 0 || cols == 0 {
         return;
     }
-    assert!(src.len() >= rows * cols, "transpose: source too short");
+    assert!(
+        src_ld >= cols && (rows - 1) * src_ld + cols <= src.len(),
+        "transpose: source too short"
+    );
     assert!(
         dst_ld >= rows && (cols - 1) * dst_ld + rows <= dst.len(),
         "transpose: destination too short"
@@ -41,24 +46,24 @@ pub(super) fn transpose<T: ConvFloat>(
                     // j0..j0 + 16 lie inside both matrices (asserted above).
                     unsafe {
                         block_16x16_f32(
-                            s.as_ptr().add(i0 * cols + j0),
-                            cols,
+                            s.as_ptr().add(i0 * src_ld + j0),
+                            src_ld,
                             d.as_mut_ptr().add(j0 * dst_ld + i0),
                             dst_ld,
                         )
                     };
                 }
             }
-            edges(src, rows, cols, dst, dst_ld, full_rows, full_cols);
+            edges(src, src_ld, rows, cols, dst, dst_ld, full_rows, full_cols);
             return;
         }
     }
     for i0 in (0..full_rows).step_by(BLOCK) {
         for j0 in (0..full_cols).step_by(BLOCK) {
-            scalar_block(src, cols, dst, dst_ld, i0..i0 + BLOCK, j0..j0 + BLOCK);
+            scalar_block(src, src_ld, dst, dst_ld, i0..i0 + BLOCK, j0..j0 + BLOCK);
         }
     }
-    edges(src, rows, cols, dst, dst_ld, full_rows, full_cols);
+    edges(src, src_ld, rows, cols, dst, dst_ld, full_rows, full_cols);
 }
 
 /// Transposes the 16 x 16 block of `f32` at `src` (rows `src_ld` apart) into the block at
@@ -74,8 +79,10 @@ pub(super) unsafe fn block_16x16_f32(src: *const f32, src_ld: usize, dst: *mut f
 }
 
 /// The elements outside the whole blocks: rows `full_rows..` and columns `full_cols..`.
+#[allow(clippy::too_many_arguments)]
 fn edges<T: Copy>(
     src: &[T],
+    src_ld: usize,
     rows: usize,
     cols: usize,
     dst: &mut [T],
@@ -83,14 +90,14 @@ fn edges<T: Copy>(
     full_rows: usize,
     full_cols: usize,
 ) {
-    scalar_block(src, cols, dst, dst_ld, 0..full_rows, full_cols..cols);
-    scalar_block(src, cols, dst, dst_ld, full_rows..rows, 0..cols);
+    scalar_block(src, src_ld, dst, dst_ld, 0..full_rows, full_cols..cols);
+    scalar_block(src, src_ld, dst, dst_ld, full_rows..rows, 0..cols);
 }
 
 /// Rows `rs` and columns `cs` of `src`, element by element.
 fn scalar_block<T: Copy>(
     src: &[T],
-    cols: usize,
+    src_ld: usize,
     dst: &mut [T],
     dst_ld: usize,
     rs: std::ops::Range<usize>,
@@ -99,7 +106,7 @@ fn scalar_block<T: Copy>(
     for j in cs {
         let row = &mut dst[j * dst_ld..];
         for i in rs.clone() {
-            row[i] = src[i * cols + j];
+            row[i] = src[i * src_ld + j];
         }
     }
 }
@@ -171,19 +178,29 @@ mod tests {
     fn matches_the_definition() {
         for rows in [1, 5, 16, 17, 33, 64] {
             for cols in [1, 3, 16, 31, 48] {
-                let src: Vec<f32> = (0..rows * cols).map(|v| v as f32 * 0.5 - 7.0).collect();
+                // Source rows cols + 2 apart: the two extra elements must not be read.
+                let src_ld = cols + 2;
+                let src: Vec<f32> = (0..rows * src_ld)
+                    .map(|v| {
+                        if v % src_ld < cols {
+                            v as f32 * 0.5 - 7.0
+                        } else {
+                            f32::NAN
+                        }
+                    })
+                    .collect();
                 let ld = rows + 3;
                 let mut dst = vec![f32::NAN; cols * ld];
-                transpose(&src, rows, cols, &mut dst, ld);
+                transpose(&src, src_ld, rows, cols, &mut dst, ld);
                 let wide: Vec<f64> = src.iter().map(|&v| f64::from(v)).collect();
                 let mut dst64 = vec![f64::NAN; cols * ld];
-                transpose(&wide, rows, cols, &mut dst64, ld);
+                transpose(&wide, src_ld, rows, cols, &mut dst64, ld);
                 for j in 0..cols {
                     for i in 0..ld {
                         let got = dst[j * ld + i];
                         if i < rows {
-                            assert_eq!(got, src[i * cols + j], "{rows}x{cols} at ({i}, {j})");
-                            assert_eq!(dst64[j * ld + i], wide[i * cols + j]);
+                            assert_eq!(got, src[i * src_ld + j], "{rows}x{cols} at ({i}, {j})");
+                            assert_eq!(dst64[j * ld + i], wide[i * src_ld + j]);
                         } else {
                             assert!(got.is_nan() && dst64[j * ld + i].is_nan());
                         }
