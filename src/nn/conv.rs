@@ -11,7 +11,7 @@ use super::conv_grad_weight::grad_weight_gemm;
 use super::depthwise::{forward_direct, grad_input_direct, grad_weight_direct, prefers_direct};
 use super::gemm::ConvFloat;
 use super::geometry::{check_len, ConvShape};
-use super::implicit;
+use super::{implicit, implicit_phases};
 use crate::error::Result;
 
 /// Forward pass: `out` (N, C_out, *O) = cross-correlation of `input` (N, C_in, *S) with
@@ -99,6 +99,15 @@ pub fn conv_grad_input<T: ConvFloat>(
             T::as_f32_mut(grad_in),
         ) {
             return implicit::grad_input(shape, &t, go, wt, gi, threads);
+        }
+        if implicit_phases::applies(shape) && prefers_implicit(shape) {
+            if let (Some(go), Some(wt), Some(gi)) = (
+                T::as_f32(grad_out),
+                T::as_f32(weight),
+                T::as_f32_mut(grad_in),
+            ) {
+                return implicit_phases::grad_input(shape, go, wt, gi, threads);
+            }
         }
     }
     grad_input_gemm(shape, grad_out, weight, grad_in, threads)

@@ -414,6 +414,45 @@ fn cases() -> Vec<Case> {
             &[1, 1, 1],
         ),
         case(2, 16, 64, 1, &[500], &[7], &[1], &[(3, 3)], &[2]),
+        // strided input gradient by phases: 2-D stride 2 on an odd size (the last input
+        // row and column meet fewer taps), 1-D stride 3 with a kernel of 4 and asymmetric
+        // padding, stride above the kernel size (phases no tap reaches), 3-D with mixed
+        // strides, and groups with a partial vector of input channels
+        case(
+            2,
+            16,
+            24,
+            1,
+            &[17, 15],
+            &[3, 3],
+            &[2, 2],
+            &[(1, 1), (1, 1)],
+            &[1, 1],
+        ),
+        case(2, 32, 20, 1, &[41], &[4], &[3], &[(2, 1)], &[1]),
+        case(2, 32, 16, 1, &[23], &[2], &[3], &[(0, 2)], &[1]),
+        case(
+            1,
+            16,
+            8,
+            1,
+            &[5, 6, 7],
+            &[2, 3, 3],
+            &[2, 1, 2],
+            &[(1, 0), (1, 1), (0, 1)],
+            &[1, 1, 1],
+        ),
+        case(
+            2,
+            40,
+            6,
+            2,
+            &[9, 11],
+            &[3, 2],
+            &[2, 3],
+            &[(1, 1), (0, 1)],
+            &[1, 1],
+        ),
         // many rows: several row tiles per column matrix
         case(
             1,

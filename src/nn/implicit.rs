@@ -30,14 +30,14 @@ pub(crate) fn available() -> bool {
 }
 
 /// Widest accumulator row (lanes of four vectors).
-const MAX_WIDTH: usize = 4 * LANES;
+pub(super) const MAX_WIDTH: usize = 4 * LANES;
 /// Most accumulator rows of one kernel call: with one or two vectors per row, 8 rows keep
 /// the accumulators, the vectors and the broadcast inputs within the 32 vector registers (at
 /// 12 rows the compiler spilled accumulators to the stack, and `(128, 64, 262) -> 32`
 /// channels, k = 7, ran at 45 GFLOP/s on one core instead of 92).
-const MAX_P: usize = 8;
+pub(super) const MAX_P: usize = 8;
 /// Output positions one forward task covers.
-const POSITIONS_PER_TASK: usize = 192;
+pub(super) const POSITIONS_PER_TASK: usize = 192;
 /// (sample, position) pairs the weight gradient sums per pass over its rows.
 const PAIRS_PER_CHUNK: usize = 256;
 /// Weight-gradient tasks aimed at (pair chunks times runs of rows), whatever the threads.
@@ -58,7 +58,7 @@ fn rows_per_weight_task(rows: usize, parts: usize) -> usize {
 }
 
 /// Accumulator rows per kernel call for `cb` vectors per row.
-fn rows_for(cb: usize) -> usize {
+pub(super) fn rows_for(cb: usize) -> usize {
     match cb {
         4 => 6,
         _ => MAX_P,
@@ -66,7 +66,7 @@ fn rows_for(cb: usize) -> usize {
 }
 
 /// Vectors per accumulator row for the `remaining` output channels from here on.
-fn vectors_for(remaining: usize) -> usize {
+pub(super) fn vectors_for(remaining: usize) -> usize {
     if remaining >= 4 * LANES {
         4
     } else if remaining > LANES {
@@ -78,15 +78,17 @@ fn vectors_for(remaining: usize) -> usize {
 
 /// Offsets into the zero-padded input: `roff` per column-matrix row of one group, `poff` per
 /// output position, and the padded plane length.
-struct Offsets {
+pub(super) struct Offsets {
     roff: Vec<usize>,
     poff: Vec<usize>,
-    plane: usize,
-    padded: [usize; 3],
+    /// Elements of one padded plane.
+    pub(super) plane: usize,
+    /// The padded plane's size per axis.
+    pub(super) padded: [usize; 3],
 }
 
 impl Offsets {
-    fn new(w: &Window, cin_g: usize) -> Result<Self> {
+    pub(super) fn new(w: &Window, cin_g: usize) -> Result<Self> {
         let padded: [usize; 3] =
             std::array::from_fn(|a| w.input[a] + w.pad_before[a] + w.pad_after[a]);
         let plane = checked_product(&padded, "padded input")?;
@@ -173,7 +175,7 @@ fn fill_window(
 
 /// The input with its zero padding written out, in a reused scratch buffer; `None` when there
 /// is no padding (the input itself is read).
-fn padded_input(
+pub(super) fn padded_input(
     shape: &ConvShape,
     off: &Offsets,
     input: &[f32],
@@ -216,7 +218,7 @@ fn padded_input(
 /// One kernel call with `cb` vectors per row over the offsets `b` (at most the call's row
 /// count; the rest repeat the last one). Returns nothing: results are in `io`.
 #[allow(clippy::too_many_arguments)]
-fn call(
+pub(super) fn call(
     cb: usize,
     x: &[f32],
     a: &[usize],

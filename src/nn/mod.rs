@@ -17,6 +17,7 @@ pub mod geometry;
 pub mod im2col;
 mod implicit;
 mod implicit_kernel;
+mod implicit_phases;
 pub mod pool;
 mod runs;
 pub mod tasks;
