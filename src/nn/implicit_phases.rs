@@ -228,30 +228,22 @@ pub(crate) fn grad_input(
             }
         })
         .collect();
-    // Tasks: (sample, group, phase, run of positions).
-    let items: Vec<(usize, usize)> = phases
+    // Tasks: (sample, group, run of positions), each over every phase: phases interleave
+    // in the input, so tasks splitting them wrote alternate elements of the same cache lines
+    // (from different threads at once: the lines bounced between the cores).
+    let parts = phases
         .iter()
-        .enumerate()
-        .flat_map(|(i, ph)| {
-            (0..ph.positions.div_ceil(POSITIONS_PER_TASK)).map(move |part| (i, part))
-        })
-        .collect();
-    let count = shape.batch * groups * items.len();
+        .map(|ph| ph.positions.div_ceil(POSITIONS_PER_TASK))
+        .max()
+        .unwrap_or(0);
+    let count = shape.batch * groups * parts;
     let group_len = cout_g * off.plane;
     let gi = SharedMut::new(grad_in);
     let zeros = [0f32; MAX_WIDTH];
-    run_tasks(
-        count,
-        threads,
-        shape.macs().saturating_mul(4),
-        || vec![0f32; (POSITIONS_PER_TASK + MAX_P) * MAX_WIDTH],
-        |tile, task| {
-            let (ng, item) = (task / items.len(), task % items.len());
-            let (n, g) = (ng / groups, ng % groups);
-            let (ph, part) = (&phases[items[item].0], items[item].1);
-            let x = &gpad[(n * shape.out_channels + g * cout_g) * off.plane..][..group_len];
+    // Positions p_start.. of one phase of sample n, group g (x: its padded grad_out).
+    let phase_part =
+        |ph: &Phase, p_start: usize, x: &[f32], n: usize, g: usize, tile: &mut [f32]| {
             let wg = &ph.wt[g * ph.rows * ld..][..ph.rows * ld];
-            let p_start = part * POSITIONS_PER_TASK;
             let p_end = (p_start + POSITIONS_PER_TASK).min(ph.positions);
             let mut ci0 = 0;
             while ci0 < cin_g {
@@ -266,17 +258,33 @@ pub(crate) fn grad_input(
                     p0 += valid;
                 }
                 let first = (n * shape.in_channels + g * cin_g + ci0) * w.input_len;
+                let offsets = &ph.ioff[p_start..p_end];
                 for l in 0..lanes {
                     let plane = first + l * w.input_len;
                     assert!(plane + w.input_len <= gi.len());
-                    for (i, &o) in ph.ioff[p_start..p_end].iter().enumerate() {
+                    let dst = gi.ptr_at(plane);
+                    for (row, &o) in tile.chunks_exact(MAX_WIDTH).zip(offsets) {
                         // SAFETY: in bounds (the plane is, and every o < input_len, asserted
-                        // when the phase was built); this task
-                        // alone writes its phase's positions of these channels.
-                        unsafe { *gi.ptr_at(plane + o) = tile[i * MAX_WIDTH + l] };
+                        // when the phase was built); this task alone writes these positions
+                        // of these channels.
+                        unsafe { *dst.add(o) = row[l] };
                     }
                 }
                 ci0 += lanes;
+            }
+        };
+    run_tasks(
+        count,
+        threads,
+        shape.macs().saturating_mul(4),
+        || vec![0f32; (POSITIONS_PER_TASK + MAX_P) * MAX_WIDTH],
+        |tile, task| {
+            let (ng, part) = (task / parts, task % parts);
+            let (n, g) = (ng / groups, ng % groups);
+            let x = &gpad[(n * shape.out_channels + g * cout_g) * off.plane..][..group_len];
+            let p_start = part * POSITIONS_PER_TASK;
+            for ph in phases.iter().filter(|ph| p_start < ph.positions) {
+                phase_part(ph, p_start, x, n, g, tile);
             }
         },
     )
