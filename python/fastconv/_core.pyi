@@ -1,6 +1,6 @@
 """Type stubs for the compiled extension ``fastconv._core`` (Rust, PyO3)."""
 
-from typing import Dict, List, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Sequence, Tuple
 
 import numpy as np
 import numpy.typing as npt
@@ -117,9 +117,12 @@ def conv_grad_weight(
     groups: int,
     out: Optional[npt.NDArray[np.floating]] = None,
     workers: Optional[int] = None,
-) -> npt.NDArray[np.floating]:
+    with_bias: bool = False,
+) -> Any:
     """Gradient with respect to the weight, (C_out, C_in // groups, *kernel_size): the sum over
-    every batch element and output position where each tied weight was used."""
+    every batch element and output position where each tied weight was used. With
+    ``with_bias=True``, the pair ``(grad_weight, grad_bias)``: ``grad_bias`` (C_out,) is
+    ``grad_output`` summed over every axis but the channel (in float64), in the same pass."""
 
 def unfold(
     input: npt.NDArray[np.floating],

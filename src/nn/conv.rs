@@ -5,6 +5,7 @@
 //! algorithm by shape: the direct depthwise kernel ([`super::depthwise`]) when every group has
 //! one or two input channels and few output channels, im2col + GEMM otherwise.
 
+use super::batchnorm::NormShape;
 use super::conv_forward::forward_gemm;
 use super::conv_grad_input::grad_input_gemm;
 use super::conv_grad_weight::grad_weight_gemm;
@@ -114,7 +115,10 @@ pub fn conv_grad_input<T: ConvFloat>(
 }
 
 /// Gradient with respect to the weight: `grad_weight` (C_out, C_in / groups, *K), the sum
-/// over samples and output positions of `grad_out` times the input values each weight met.
+/// over samples and output positions of `grad_out` times the input values each weight met;
+/// and, when `grad_bias` (C_out) is given, the bias gradient: the sum of `grad_out` over
+/// samples and positions, accumulated in `f64` (the implicit-GEMM path sums it from the
+/// transposed `grad_out` it reads anyway, in cache).
 ///
 /// # Errors
 /// [`crate::error::ConvError::Value`] when a buffer length does not match `shape`, or if the
@@ -124,31 +128,45 @@ pub fn conv_grad_weight<T: ConvFloat>(
     grad_out: &[T],
     input: &[T],
     grad_weight: &mut [T],
+    grad_bias: Option<&mut [T]>,
     threads: usize,
 ) -> Result<()> {
     check_len("grad_output", grad_out.len(), shape.output_len)?;
     check_len("input", input.len(), shape.input_len)?;
     check_len("grad_weight", grad_weight.len(), shape.weight_len)?;
-    if grad_weight.is_empty() {
-        return Ok(());
+    if let Some(gb) = &grad_bias {
+        check_len("grad_bias", gb.len(), shape.out_channels)?;
     }
-    if shape.batch == 0 || shape.window.input_len == 0 {
-        grad_weight.fill(T::zero());
-        return Ok(());
-    }
-    if prefers_direct(shape) {
-        return grad_weight_direct(shape, grad_out, input, grad_weight, threads);
-    }
-    if implicit::available() && prefers_implicit(shape) {
+    let empty = grad_weight.is_empty() || shape.batch == 0 || shape.window.input_len == 0;
+    if !empty && !prefers_direct(shape) && implicit::available() && prefers_implicit(shape) {
         if let (Some(go), Some(x), Some(gw)) = (
             T::as_f32(grad_out),
             T::as_f32(input),
             T::as_f32_mut(grad_weight),
         ) {
-            return implicit::grad_weight(shape, go, x, gw, threads);
+            let gb = match grad_bias {
+                Some(gb) => Some(T::as_f32_mut(gb).expect("f32 like grad_weight")),
+                None => None,
+            };
+            return implicit::grad_weight(shape, go, x, gw, gb, threads);
         }
     }
-    grad_weight_gemm(shape, grad_out, input, grad_weight, threads)
+    if empty {
+        grad_weight.fill(T::zero());
+    } else if prefers_direct(shape) {
+        grad_weight_direct(shape, grad_out, input, grad_weight, threads)?;
+    } else {
+        grad_weight_gemm(shape, grad_out, input, grad_weight, threads)?;
+    }
+    match grad_bias {
+        Some(gb) if shape.batch == 0 || shape.window.output_len == 0 => gb.fill(T::zero()),
+        Some(gb) if !gb.is_empty() => {
+            let planes = NormShape::new(shape.batch, shape.out_channels, shape.window.output_len)?;
+            T::channel_sums(grad_out, planes, gb, threads)?;
+        }
+        _ => {}
+    }
+    Ok(())
 }
 
 /// True when the implicit-GEMM kernels ([`super::implicit`]) beat im2col + GEMM on `shape`:

@@ -164,8 +164,21 @@ fn check_case<T: ConvFloat>(case: &Case, tol: f64, threads: usize) {
     conv_grad_input(&s, &g, &w, &mut gi, threads).unwrap();
     assert_close("grad_input", &gi, &naive_grad_input(&s, &g64, &w64), tol);
     let mut gw = vec![T::nan(); s.weight_len];
-    conv_grad_weight(&s, &g, &x, &mut gw, threads).unwrap();
+    conv_grad_weight(&s, &g, &x, &mut gw, None, threads).unwrap();
     assert_close("grad_weight", &gw, &naive_grad_weight(&s, &g64, &x64), tol);
+    let (mut gw2, mut gb) = (vec![T::nan(); s.weight_len], vec![T::nan(); s.out_channels]);
+    conv_grad_weight(&s, &g, &x, &mut gw2, Some(&mut gb), threads).unwrap();
+    assert_eq!(back(&gw2), back(&gw), "grad_weight with the bias gradient");
+    assert_close("grad_bias", &gb, &naive_grad_bias(&s, &g64), tol);
+}
+
+/// `sum over samples and positions of grad_out`, per output channel.
+fn naive_grad_bias(s: &ConvShape, go: &[f64]) -> Vec<f64> {
+    let mut gb = vec![0.0; s.out_channels];
+    for (plane, v) in go.chunks_exact(s.window.output_len.max(1)).enumerate() {
+        gb[plane % s.out_channels] += v.iter().sum::<f64>();
+    }
+    gb
 }
 
 #[allow(clippy::too_many_arguments)]
@@ -503,8 +516,9 @@ fn all_outputs(case: &Case, threads: usize) -> Vec<Vec<f32>> {
     let mut gi = vec![0.0f32; s.input_len];
     conv_grad_input(&s, &g, &w, &mut gi, threads).unwrap();
     let mut gw = vec![0.0f32; s.weight_len];
-    conv_grad_weight(&s, &g, &x, &mut gw, threads).unwrap();
-    vec![out, gi, gw]
+    let mut gb = vec![0.0f32; s.out_channels];
+    conv_grad_weight(&s, &g, &x, &mut gw, Some(&mut gb), threads).unwrap();
+    vec![out, gi, gw, gb]
 }
 
 #[test]
@@ -617,7 +631,14 @@ fn empty_channels_and_batches() {
         .enumerate()
         .all(|(i, p)| p.iter().all(|&v| v == (i % 3 + 1) as f64)));
     let s = ConvShape::new(0, 2, 3, 1, w).unwrap();
-    let mut gw = vec![f64::NAN; s.weight_len];
-    conv_grad_weight(&s, &[], &[], &mut gw, 2).unwrap();
-    assert!(gw.iter().all(|&v| v == 0.0));
+    let (mut gw, mut gb) = (vec![f64::NAN; s.weight_len], vec![f64::NAN; 3]);
+    conv_grad_weight(&s, &[], &[], &mut gw, Some(&mut gb), 2).unwrap();
+    assert!(gw.iter().chain(&gb).all(|&v| v == 0.0));
+    // No input channels: no weight, but the bias gradient is still grad_out's sums.
+    let w = Window::new(&[2], &[3], &[1], &[(1, 1)], &[1]).unwrap();
+    let s = ConvShape::new(2, 0, 2, 1, w).unwrap();
+    let g = [1.0, 2.0, 3.0, 4.0, 5.0, 6.0, 7.0, 8.0];
+    let mut gb = vec![f64::NAN; 2];
+    conv_grad_weight(&s, &g, &[], &mut [], Some(&mut gb), 2).unwrap();
+    assert_eq!(gb, [1.0 + 2.0 + 5.0 + 6.0, 3.0 + 4.0 + 7.0 + 8.0]);
 }

@@ -5,6 +5,9 @@
 
 use gemm::Parallelism;
 
+use super::batchnorm::{self, NormShape};
+use crate::error::Result;
+
 mod sealed {
     pub trait Sealed {}
     impl Sealed for f32 {}
@@ -26,6 +29,12 @@ pub trait ConvFloat:
     fn as_f32(s: &[Self]) -> Option<&[f32]>;
     /// `s` as mutable `f32` elements when `Self` is `f32`.
     fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]>;
+    /// Per-channel sums of `x` (N, C, inner) into `out` (C), accumulated in `f64`
+    /// ([`crate::nn::batchnorm::channel_sums`]).
+    ///
+    /// # Errors
+    /// As [`crate::nn::batchnorm::channel_sums`].
+    fn channel_sums(x: &[Self], shape: NormShape, out: &mut [Self], threads: usize) -> Result<()>;
 }
 
 impl ConvFloat for f32 {
@@ -35,6 +44,9 @@ impl ConvFloat for f32 {
     fn as_f32_mut(s: &mut [Self]) -> Option<&mut [f32]> {
         Some(s)
     }
+    fn channel_sums(x: &[Self], shape: NormShape, out: &mut [Self], threads: usize) -> Result<()> {
+        batchnorm::channel_sums(x, shape, out, threads)
+    }
 }
 
 impl ConvFloat for f64 {
@@ -43,6 +55,9 @@ impl ConvFloat for f64 {
     }
     fn as_f32_mut(_: &mut [Self]) -> Option<&mut [f32]> {
         None
+    }
+    fn channel_sums(x: &[Self], shape: NormShape, out: &mut [Self], threads: usize) -> Result<()> {
+        batchnorm::channel_sums(x, shape, out, threads)
     }
 }
 

@@ -432,6 +432,7 @@ pub(crate) fn grad_weight(
     grad_out: &[f32],
     input: &[f32],
     grad_weight: &mut [f32],
+    grad_bias: Option<&mut [f32]>,
     threads: usize,
 ) -> Result<()> {
     let w = &shape.window;
@@ -450,7 +451,7 @@ pub(crate) fn grad_weight(
     let a: Vec<usize> = (0..pairs)
         .map(|q| (q / positions) * sample_len + off.poff[q % positions])
         .collect();
-    // Tasks: (group, output-channel block, run of rows).
+    // Blocks of output channels: (first channel, vectors).
     let co_blocks: Vec<(usize, usize)> = {
         let mut v = Vec::new();
         let mut co0 = 0;
@@ -475,6 +476,11 @@ pub(crate) fn grad_weight(
     let mut partials = vec![0f32; (chunks - 1) * shape.weight_len];
     let gw = SharedMut::new(grad_weight);
     let extra = SharedMut::new(&mut partials);
+    // The bias gradient: each chunk's sums per channel (in f64, from the transposed
+    // grad_out the first run of rows reads), added in chunk order at the end.
+    let oc = shape.out_channels;
+    let mut bias_partials = vec![0f64; if grad_bias.is_some() { chunks * oc } else { 0 }];
+    let bias_parts = SharedMut::new(&mut bias_partials);
     let group_len = cin_g * off.plane;
     let scratch = || WeightScratch {
         acc: vec![0f32; (rows_per_task + MAX_P) * MAX_WIDTH],
@@ -496,6 +502,8 @@ pub(crate) fn grad_weight(
             let r0 = part * rows_per_task;
             let r1 = (r0 + rows_per_task).min(rows);
             acc.fill(0.0);
+            let sum_bias = !bias_parts.is_empty() && part == 0;
+            let mut sums = [0f64; MAX_WIDTH];
             let x = &xpad[g * group_len..];
             let first_pair = chunk * chunk_len;
             let last_pair = (first_pair + chunk_len).min(pairs);
@@ -508,6 +516,13 @@ pub(crate) fn grad_weight(
                     let src = &grad_out[(n * shape.out_channels + g * cout_g) * positions + p..];
                     transpose(src, positions, cout_g, seg, &mut go_t[(q - q0) * ld..], ld);
                     q += seg;
+                }
+                if sum_bias {
+                    for row in go_t[..(q1 - q0) * ld].chunks_exact(ld) {
+                        for (s, &v) in sums[..lanes].iter_mut().zip(&row[co0..co0 + lanes]) {
+                            *s += f64::from(v);
+                        }
+                    }
                 }
                 let mut r = r0;
                 while r < r1 {
@@ -539,11 +554,21 @@ pub(crate) fn grad_weight(
                     *d = acc[i * MAX_WIDTH + l];
                 }
             }
+            if sum_bias {
+                // SAFETY: this task alone sums these channels over its chunk.
+                let dst = unsafe { bias_parts.slice(chunk * oc + g * cout_g + co0, lanes) };
+                dst.copy_from_slice(&sums[..lanes]);
+            }
         },
     )?;
     for partial in partials.chunks_exact(shape.weight_len) {
         for (d, &p) in grad_weight.iter_mut().zip(partial) {
             *d += p;
+        }
+    }
+    if let Some(gb) = grad_bias {
+        for (c, d) in gb.iter_mut().enumerate() {
+            *d = bias_partials[c..].iter().step_by(oc).sum::<f64>() as f32;
         }
     }
     Ok(())

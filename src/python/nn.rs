@@ -24,6 +24,7 @@ use crate::nn::geometry::{checked_product, ConvShape, Window};
 use crate::nn::unfold::{columns_len, fold as fold_core, unfold as unfold_core};
 use crate::parallel::resolve_workers;
 use crate::python::interrupt::{detach_interruptible, INTERRUPTIBLE_WORK};
+use crate::python::layout::to_numpy;
 
 /// Adds this file's functions to the extension module.
 pub fn register(m: &Bound<'_, PyModule>) -> PyResult<()> {
@@ -344,9 +345,11 @@ pub fn conv_grad_input<'py>(
     }
 }
 
-/// Gradient with respect to the weight, (C_out, C_in // groups, *kernel_size).
+/// Gradient with respect to the weight, (C_out, C_in // groups, *kernel_size); with
+/// `with_bias=True`, the pair `(grad_weight, grad_bias)`, the bias gradient (C_out,) summed in
+/// the same pass where the kernels allow.
 #[pyfunction]
-#[pyo3(signature = (grad_output, input, kernel_size, stride, padding, dilation, groups, out=None, workers=None))]
+#[pyo3(signature = (grad_output, input, kernel_size, stride, padding, dilation, groups, out=None, workers=None, with_bias=false))]
 #[allow(clippy::too_many_arguments)]
 pub fn conv_grad_weight<'py>(
     py: Python<'py>,
@@ -359,6 +362,7 @@ pub fn conv_grad_weight<'py>(
     groups: isize,
     out: Option<&Bound<'py, PyAny>>,
     workers: Option<isize>,
+    with_bias: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
     let args = WindowArgs::new(stride, padding, dilation)?;
     let groups = positive("groups", groups)?;
@@ -379,7 +383,17 @@ pub fn conv_grad_weight<'py>(
             let shape = ConvShape::new(xs[0], xs[1], gs[1], groups, window)?;
             let (gd, xd) = (slice_of("grad_output", &go)?, slice_of("input", &x)?);
             let out = output_array::<$t>(py, out, &shape.weight_shape())?;
-            write_into(py, out, shape.macs(), |o| grad_weight(&shape, gd, xd, o, threads))
+            if !with_bias {
+                return write_into(py, out, shape.macs(), |o| {
+                    grad_weight(&shape, gd, xd, o, None, threads)
+                });
+            }
+            let mut gb = vec![<$t>::default(); shape.out_channels];
+            let gw = write_into(py, out, shape.macs(), |o| {
+                grad_weight(&shape, gd, xd, o, Some(&mut gb), threads)
+            })?;
+            let gb = to_numpy(py, &[shape.out_channels], gb)?;
+            Ok(PyTuple::new(py, [gw, gb])?.into_any())
         }};
     }
     match float_dtype("grad_output", grad_output)? {

@@ -414,10 +414,20 @@ def _conv_backward(
             grad_weight = np.zeros(w.shape, w.dtype)
         else:
             xin = _pad_input(xb, pads, np_mode, padding_mode, fname) if padded else xb
-            grad_weight = _core.conv_grad_weight(
-                gb, _c(xin), K, stride, engine_pads, dilation, groups, workers=workers
+            # With the bias gradient too, summed from grad_output in the same pass.
+            res = _core.conv_grad_weight(
+                gb,
+                _c(xin),
+                K,
+                stride,
+                engine_pads,
+                dilation,
+                groups,
+                workers=workers,
+                with_bias=mask[2],
             )
-    if mask[2]:
+            grad_weight, grad_bias = res if mask[2] else (res, None)
+    if mask[2] and grad_bias is None:
         grad_bias = _sum_bias(gb)
     return grad_input, grad_weight, grad_bias
 

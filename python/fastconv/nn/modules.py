@@ -620,9 +620,11 @@ class _ConvNd(Module):
             gi = None
             if self.needs_input_grad:
                 gi = _core.conv_grad_input(g, w, x.shape[2:], *geometry)
-            self.weight.grad += _core.conv_grad_weight(g, x, self.kernel_size, *geometry)
+            gw = _core.conv_grad_weight(g, x, self.kernel_size, *geometry, with_bias=has_bias)
             if has_bias:
-                self.bias.grad += F._sum_bias(g)
+                gw, gbias = gw
+                self.bias.grad += gbias
+            self.weight.grad += gw
             return gi
         gi, gw, gb = self._bwd(
             g,
