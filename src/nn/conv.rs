@@ -144,10 +144,7 @@ pub fn conv_grad_weight<T: ConvFloat>(
             T::as_f32(input),
             T::as_f32_mut(grad_weight),
         ) {
-            let gb = match grad_bias {
-                Some(gb) => Some(T::as_f32_mut(gb).expect("f32 like grad_weight")),
-                None => None,
-            };
+            let gb = grad_bias.map(|gb| T::as_f32_mut(gb).expect("f32 like grad_weight"));
             return implicit::grad_weight(shape, go, x, gw, gb, threads);
         }
     }

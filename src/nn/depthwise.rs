@@ -18,18 +18,15 @@ pub(crate) fn prefers_direct(shape: &ConvShape) -> bool {
 }
 
 /// Calls `f(o_row, i_row)` for every output row (first two output indices) at which kernel
-/// offset `reach` reads inside the input: the flat indices of the output row's first element
-/// and of the input row's first element.
+/// offset `reach` reads inside the input: the flat index of the output row's first element,
+/// and the input row's number (`i0 * S1 + i1`).
 #[inline(always)]
 fn for_each_row(w: &Window, reach: &[AxisReach; AXES], mut f: impl FnMut(usize, usize)) {
     for o0 in reach[0].lo..reach[0].hi {
         let i0 = ((o0 * w.stride[0]) as isize + reach[0].offset) as usize;
         for o1 in reach[1].lo..reach[1].hi {
             let i1 = ((o1 * w.stride[1]) as isize + reach[1].offset) as usize;
-            f(
-                (o0 * w.output[1] + o1) * w.output[2],
-                (i0 * w.input[1] + i1) * w.input[2],
-            );
+            f((o0 * w.output[1] + o1) * w.output[2], i0 * w.input[1] + i1);
         }
     }
 }
@@ -88,7 +85,7 @@ fn forward_plane<T: ConvFloat>(w: &Window, planes: &[T], weights: &[T], bias: T,
             let i_first = first_input(w, &r2);
             for_each_row(w, &reach, |o_row, i_row| {
                 let dst = &mut out[o_row + r2.lo..][..n];
-                let src = &x[i_row + i_first..];
+                let src = &x[i_row * w.input[2] + i_first..];
                 if stride == 1 {
                     for (d, &s) in dst.iter_mut().zip(&src[..n]) {
                         *d += a * s;
@@ -120,7 +117,7 @@ fn grad_input_plane<T: ConvFloat>(w: &Window, grads: &[T], weights: &[&[T]], out
             let i_first = first_input(w, &r2);
             for_each_row(w, &reach, |o_row, i_row| {
                 let src = &go[o_row + r2.lo..][..n];
-                let dst = &mut out[i_row + i_first..];
+                let dst = &mut out[i_row * w.input[2] + i_first..];
                 if stride == 1 {
                     for (d, &s) in dst[..n].iter_mut().zip(src) {
                         *d += a * s;
@@ -151,7 +148,7 @@ fn grad_weight_products<T: ConvFloat>(w: &Window, go: &[T], x: &[T], acc: &mut [
         let dst = &mut acc_row[r2.lo..r2.hi];
         for_each_row(w, &reach, |o_row, i_row| {
             let g = &go[o_row + r2.lo..][..n];
-            let src = &x[i_row + i_first..];
+            let src = &x[i_row * w.input[2] + i_first..];
             if stride == 1 {
                 for ((d, &a), &s) in dst.iter_mut().zip(g).zip(&src[..n]) {
                     *d += a * s;
@@ -160,6 +157,126 @@ fn grad_weight_products<T: ConvFloat>(w: &Window, go: &[T], x: &[T], acc: &mut [
                 for (j, (d, &a)) in dst.iter_mut().zip(g).enumerate() {
                     *d += a * src[j * stride];
                 }
+            }
+        });
+    }
+}
+
+// ---------------------------------------------------------------------------------------
+// Stride 1 along the last axis: rows padded with zeros there, so that every kernel offset
+// covers whole output rows (the loops above cut each row at the padding, and their vector
+// loops ended in scalar remainders as long as the vectors themselves). The products with
+// the padding's zeros are added like the others (as zero padding does in torch).
+// ---------------------------------------------------------------------------------------
+
+/// Whether the padded-row kernels serve `w`.
+fn padded_rows(w: &Window) -> bool {
+    w.stride[2] == 1
+}
+
+/// Writes `planes` (whole planes of `w.input`) into `buf` with each row of the last axis at
+/// offset `front` of a zero row of `width` values.
+#[inline(always)]
+fn pad_rows<T: ConvFloat>(
+    planes: &[T],
+    row_len: usize,
+    front: usize,
+    width: usize,
+    buf: &mut Vec<T>,
+) {
+    let rows = planes.len() / row_len.max(1);
+    buf.clear();
+    buf.resize(rows * width, T::zero());
+    for (src, dst) in planes
+        .chunks_exact(row_len)
+        .zip(buf.chunks_exact_mut(width))
+    {
+        dst[front..front + row_len].copy_from_slice(src);
+    }
+}
+
+/// [`forward_plane`] on rows padded by [`pad_rows`] (front `pad_before[2]`, width
+/// `S2 + pad_before[2] + pad_after[2]`).
+#[inline(always)]
+fn forward_plane_padded<T: ConvFloat>(
+    w: &Window,
+    padded: &[T],
+    width: usize,
+    weights: &[T],
+    bias: T,
+    out: &mut [T],
+) {
+    out.fill(bias);
+    let (k_len, o2) = (w.kernel_len, w.output[2]);
+    let plane_rows = w.input[0] * w.input[1];
+    for (ci, x) in padded.chunks_exact(plane_rows * width).enumerate() {
+        for k in 0..k_len {
+            let reach = w.reaches(k);
+            if reads_nothing(&reach) {
+                continue;
+            }
+            let a = weights[ci * k_len + k];
+            let shift = w.kernel_index(k)[2] * w.dilation[2];
+            for_each_row(w, &reach, |o_row, i_row| {
+                let src = &x[i_row * width + shift..][..o2];
+                for (d, &s) in out[o_row..][..o2].iter_mut().zip(src) {
+                    *d += a * s;
+                }
+            });
+        }
+    }
+}
+
+/// [`grad_input_plane`] on output-gradient rows padded by [`pad_rows`] (front `front`).
+#[inline(always)]
+fn grad_input_plane_padded<T: ConvFloat>(
+    w: &Window,
+    padded: &[T],
+    (front, width): (usize, usize),
+    weights: &[&[T]],
+    out: &mut [T],
+) {
+    out.fill(T::zero());
+    let s2 = w.input[2];
+    let plane_rows = w.output[0] * w.output[1];
+    for (go, wk) in padded.chunks_exact(plane_rows * width).zip(weights) {
+        for (k, &a) in wk.iter().enumerate() {
+            let reach = w.reaches(k);
+            if reads_nothing(&reach) {
+                continue;
+            }
+            // Input i2 meets output i2 + pad_before - k2 * dilation.
+            let start = front + w.pad_before[2] - w.kernel_index(k)[2] * w.dilation[2];
+            for_each_row(w, &reach, |o_row, i_row| {
+                let src = &go[o_row / w.output[2] * width + start..][..s2];
+                for (d, &g) in out[i_row * s2..][..s2].iter_mut().zip(src) {
+                    *d += a * g;
+                }
+            });
+        }
+    }
+}
+
+/// [`grad_weight_products`] on input rows padded as for [`forward_plane_padded`].
+#[inline(always)]
+fn grad_weight_products_padded<T: ConvFloat>(
+    w: &Window,
+    go: &[T],
+    padded: &[T],
+    width: usize,
+    acc: &mut [T],
+) {
+    let o2 = w.output[2];
+    for (k, acc_row) in acc.chunks_exact_mut(o2).enumerate() {
+        let reach = w.reaches(k);
+        if reads_nothing(&reach) {
+            continue;
+        }
+        let shift = w.kernel_index(k)[2] * w.dilation[2];
+        for_each_row(w, &reach, |o_row, i_row| {
+            let src = &padded[i_row * width + shift..][..o2];
+            for ((d, &g), &s) in acc_row.iter_mut().zip(&go[o_row..][..o2]).zip(src) {
+                *d += g * s;
             }
         });
     }
@@ -183,12 +300,13 @@ pub(crate) fn forward_direct<T: ConvFloat>(
     let w = &shape.window;
     let (cin_g, cout_g, rows) = (shape.in_per_group(), shape.out_per_group(), shape.col_rows);
     let out = SharedMut::new(out);
+    let width = w.input[2] + w.pad_before[2] + w.pad_after[2];
     run_tasks(
         shape.batch * shape.out_channels,
         threads,
         work::<T>(shape),
-        || (),
-        |_, plane| {
+        Vec::new,
+        |buf: &mut Vec<T>, plane| {
             let (n, c) = (plane / shape.out_channels, plane % shape.out_channels);
             let g = c / cout_g;
             let planes =
@@ -197,7 +315,12 @@ pub(crate) fn forward_direct<T: ConvFloat>(
             let b = bias.map_or(T::zero(), |b| b[c]);
             // SAFETY: this task alone owns output plane `plane`.
             let dst = unsafe { out.slice(plane * w.output_len, w.output_len) };
-            dispatch_isa!(forward_plane(w, planes, weights, b, dst));
+            if padded_rows(w) {
+                pad_rows(planes, w.input[2], w.pad_before[2], width, buf);
+                dispatch_isa!(forward_plane_padded(w, buf, width, weights, b, dst));
+            } else {
+                dispatch_isa!(forward_plane(w, planes, weights, b, dst));
+            }
         },
     )
 }
@@ -218,12 +341,16 @@ pub(crate) fn grad_input_direct<T: ConvFloat>(
         w.kernel_len,
     );
     let grad_in = SharedMut::new(grad_in);
+    // Output-gradient rows with zeros in front for the taps past the padding, and behind up
+    // to the last input.
+    let front = ((w.kernel[2] - 1) * w.dilation[2]).saturating_sub(w.pad_before[2]);
+    let width = front + (w.input[2] + w.pad_before[2]).max(w.output[2]);
     run_tasks(
         shape.batch * shape.in_channels,
         threads,
         work::<T>(shape),
-        Vec::new,
-        |wk: &mut Vec<&[T]>, plane| {
+        || (Vec::new(), Vec::new()),
+        |(wk, buf): &mut (Vec<&[T]>, Vec<T>), plane| {
             let (n, c) = (plane / shape.in_channels, plane % shape.in_channels);
             let (g, ci) = (c / cin_g, c % cin_g);
             let grads = &grad_out[(n * shape.out_channels + g * cout_g) * w.output_len..]
@@ -234,7 +361,12 @@ pub(crate) fn grad_input_direct<T: ConvFloat>(
             );
             // SAFETY: this task alone owns input plane `plane`.
             let dst = unsafe { grad_in.slice(plane * w.input_len, w.input_len) };
-            dispatch_isa!(grad_input_plane(w, grads, wk, dst));
+            if padded_rows(w) {
+                pad_rows(grads, w.output[2], front, width, buf);
+                dispatch_isa!(grad_input_plane_padded(w, buf, (front, width), wk, dst));
+            } else {
+                dispatch_isa!(grad_input_plane(w, grads, wk, dst));
+            }
         },
     )
 }
@@ -258,13 +390,14 @@ pub(crate) fn grad_weight_direct<T: ConvFloat>(
     );
     let row_len = w.output[2];
     let gw = SharedMut::new(grad_weight);
-    let scratch = || vec![T::zero(); k_len * row_len];
+    let width = w.input[2] + w.pad_before[2] + w.pad_after[2];
+    let scratch = || (vec![T::zero(); k_len * row_len], Vec::new());
     run_tasks(
         shape.out_channels,
         threads,
         work::<T>(shape),
         scratch,
-        |acc: &mut Vec<T>, c| {
+        |(acc, buf): &mut (Vec<T>, Vec<T>), c| {
             let g = c / cout_g;
             // SAFETY: this task alone owns output channel c's weights.
             let dst = unsafe { gw.slice(c * rows, rows) };
@@ -275,7 +408,12 @@ pub(crate) fn grad_weight_direct<T: ConvFloat>(
                         &grad_out[(n * shape.out_channels + c) * w.output_len..][..w.output_len];
                     let x = &input[(n * shape.in_channels + g * cin_g + ci) * w.input_len..]
                         [..w.input_len];
-                    dispatch_isa!(grad_weight_products(w, go, x, acc));
+                    if padded_rows(w) {
+                        pad_rows(x, w.input[2], w.pad_before[2], width, buf);
+                        dispatch_isa!(grad_weight_products_padded(w, go, buf, width, acc));
+                    } else {
+                        dispatch_isa!(grad_weight_products(w, go, x, acc));
+                    }
                 }
                 for (k, acc_row) in acc.chunks_exact(row_len).enumerate() {
                     dst[ci * k_len + k] = acc_row.iter().fold(T::zero(), |s, &v| s + v);
