@@ -1,9 +1,12 @@
 //! The convolution entry points (torch.nn.functional semantics): forward pass, gradient with
-//! respect to the input (= transposed convolution) and with respect to the weight.
+//! respect to the input (= transposed convolution) and with respect to the weight (and the
+//! bias).
 //!
 //! Each checks its buffers against the [`ConvShape`], handles empty shapes, and picks an
 //! algorithm by shape: the direct depthwise kernel ([`super::depthwise`]) when every group has
-//! one or two input channels and few output channels, im2col + GEMM otherwise.
+//! one or two input channels and few output channels; for `f32` on AVX-512, the implicit GEMM
+//! ([`super::implicit`]; a strided input gradient by phases, [`super::implicit_phases`]) when
+//! the kernel has several offsets and enough rows; im2col + GEMM otherwise.
 
 use super::batchnorm::NormShape;
 use super::conv_forward::forward_gemm;
