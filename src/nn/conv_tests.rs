@@ -427,6 +427,30 @@ fn cases() -> Vec<Case> {
             &[1, 1, 1],
         ),
         case(2, 16, 64, 1, &[500], &[7], &[1], &[(3, 3)], &[2]),
+        // implicit forward with several samples per task (small planes): padded, with a
+        // partial last block of samples; unpadded with groups
+        case(
+            50,
+            16,
+            24,
+            1,
+            &[5, 5],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 1), (1, 1)],
+            &[1, 1],
+        ),
+        case(
+            13,
+            32,
+            16,
+            2,
+            &[4, 6],
+            &[2, 3],
+            &[1, 1],
+            &[(0, 0), (0, 0)],
+            &[1, 1],
+        ),
         // strided input gradient by phases: 2-D stride 2 on an odd size (the last input
         // row and column meet fewer taps), 1-D stride 3 with a kernel of 4 and asymmetric
         // padding, stride above the kernel size (phases no tap reaches), 3-D with mixed
