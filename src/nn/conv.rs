@@ -141,7 +141,7 @@ pub fn conv_grad_weight<T: ConvFloat>(
         check_len("grad_bias", gb.len(), shape.out_channels)?;
     }
     let empty = grad_weight.is_empty() || shape.batch == 0 || shape.window.input_len == 0;
-    if !empty && !prefers_direct(shape) && implicit::available() && prefers_implicit(shape) {
+    if !empty && !prefers_direct(shape) && implicit::available() && prefers_implicit_weight(shape) {
         if let (Some(go), Some(x), Some(gw)) = (
             T::as_f32(grad_out),
             T::as_f32(input),
@@ -175,4 +175,14 @@ pub fn conv_grad_weight<T: ConvFloat>(
 /// their results.
 fn prefers_implicit(shape: &ConvShape) -> bool {
     shape.window.kernel_len > 1 && shape.col_rows >= 64
+}
+
+/// [`prefers_implicit`] for the weight gradient, which also wins with fewer rows when the
+/// output channels fill whole vectors (its products are summed over every sample and
+/// position, so it has no transposed stores per position): the 3 -> 32 channel 3x3 stem's
+/// took 1.3 ms instead of 1.9 through im2col + GEMM, while its forward pass stays faster
+/// there.
+fn prefers_implicit_weight(shape: &ConvShape) -> bool {
+    prefers_implicit(shape)
+        || (shape.window.kernel_len > 1 && shape.col_rows >= 16 && shape.out_per_group() >= 16)
 }

@@ -427,8 +427,30 @@ fn cases() -> Vec<Case> {
             &[1, 1, 1],
         ),
         case(2, 16, 64, 1, &[500], &[7], &[1], &[(3, 3)], &[2]),
-        // implicit forward with several samples per task (small planes): padded, with a
-        // partial last block of samples; unpadded with groups
+        // implicit weight gradient with few rows (an RGB stem; a strided one)
+        case(
+            2,
+            3,
+            32,
+            1,
+            &[9, 7],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 1), (1, 1)],
+            &[1, 1],
+        ),
+        case(
+            2,
+            2,
+            16,
+            1,
+            &[11, 10],
+            &[3, 3],
+            &[2, 2],
+            &[(1, 1), (0, 1)],
+            &[1, 1],
+        ),
+        // small planes, many samples: padded; unpadded with groups
         case(
             50,
             16,
