@@ -353,7 +353,7 @@ fn conv_case<T: NnFloat>(b: &mut Bytes<'_>) {
             let r = [
                 conv_forward(&shape, &e, &e, None, &mut m, t).is_ok(),
                 conv_grad_input(&shape, &e, &e, &mut m, t).is_ok(),
-                conv_grad_weight(&shape, &e, &e, &mut m, t).is_ok(),
+                conv_grad_weight(&shape, &e, &e, &mut m, None, t).is_ok(),
             ];
             assert_eq!(r, [all_empty; 3], "empty buffers for {case:?}");
         }
@@ -435,14 +435,19 @@ fn conv_case<T: NnFloat>(b: &mut Bytes<'_>) {
         r
     });
 
-    // Gradient with respect to the weight.
+    // Gradient with respect to the weight, and of the bias (summed in the same pass).
     let grad_weight = |t: usize| {
         let mut gw = vec![T::of(f64::NAN); w_len];
-        conv_grad_weight(&shape, &go, &x, &mut gw, t).expect("conv_grad_weight");
-        gw
+        let mut gb = vec![T::of(f64::NAN); case.cout];
+        conv_grad_weight(&shape, &go, &x, &mut gw, Some(&mut gb), t).expect("conv_grad_weight");
+        let mut alone = vec![T::of(f64::NAN); w_len];
+        conv_grad_weight(&shape, &go, &x, &mut alone, None, t).expect("conv_grad_weight");
+        assert_same_bits("conv_grad_weight with and without the bias", &gw, &alone);
+        (gw, gb)
     };
-    let (one, three) = (grad_weight(1), grad_weight(3));
+    let ((one, bias_one), (three, bias_three)) = (grad_weight(1), grad_weight(3));
     assert_same_bits("conv_grad_weight", &one, &three);
+    assert_same_bits("conv_grad_weight bias", &bias_one, &bias_three);
     pick.check("conv_grad_weight", &one, kind.rough, |f| {
         let (co, ci, kf) = (f / (cipg * g.k_len), (f / g.k_len) % cipg, f % g.k_len);
         let grp = co / copg;
@@ -455,6 +460,15 @@ fn conv_case<T: NnFloat>(b: &mut Bytes<'_>) {
                     let xv = x[(n * case.cin + grp * cipg + ci) * g.s_len + flat(pos, g.s)];
                     r.add(gv.f() * xv.f());
                 }
+            }
+        }
+        r
+    });
+    pick.check("conv_grad_weight bias", &bias_one, kind.rough, |co| {
+        let mut r = Ref::default();
+        for n in 0..case.batch {
+            for of in 0..g.o_len {
+                r.add(go[(n * case.cout + co) * g.o_len + of].f());
             }
         }
         r
@@ -489,7 +503,7 @@ fn conv_case<T: NnFloat>(b: &mut Bytes<'_>) {
                 res.is_err(),
                 "conv_grad_input accepted a buffer of the wrong length"
             );
-            let res = conv_grad_weight(&shape, &oo, &xx, &mut ww.clone(), t);
+            let res = conv_grad_weight(&shape, &oo, &xx, &mut ww.clone(), None, t);
             assert!(
                 res.is_err(),
                 "conv_grad_weight accepted a buffer of the wrong length"
