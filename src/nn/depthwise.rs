@@ -174,6 +174,12 @@ fn padded_rows(w: &Window) -> bool {
     w.stride[2] == 1
 }
 
+/// Width of an input row padded for [`forward_plane_padded`] and
+/// [`grad_weight_products_padded`]: `S2 + pad_before[2] + pad_after[2]`.
+fn input_row_width(w: &Window) -> usize {
+    w.input[2] + w.pad_before[2] + w.pad_after[2]
+}
+
 /// Writes `planes` (whole planes of `w.input`) into `buf` with each row of the last axis at
 /// offset `front` of a zero row of `width` values.
 #[inline(always)]
@@ -196,7 +202,7 @@ fn pad_rows<T: ConvFloat>(
 }
 
 /// [`forward_plane`] on rows padded by [`pad_rows`] (front `pad_before[2]`, width
-/// `S2 + pad_before[2] + pad_after[2]`).
+/// [`input_row_width`]).
 #[inline(always)]
 fn forward_plane_padded<T: ConvFloat>(
     w: &Window,
@@ -300,7 +306,7 @@ pub(crate) fn forward_direct<T: ConvFloat>(
     let w = &shape.window;
     let (cin_g, cout_g, rows) = (shape.in_per_group(), shape.out_per_group(), shape.col_rows);
     let out = SharedMut::new(out);
-    let width = w.input[2] + w.pad_before[2] + w.pad_after[2];
+    let width = input_row_width(w);
     run_tasks(
         shape.batch * shape.out_channels,
         threads,
@@ -390,7 +396,7 @@ pub(crate) fn grad_weight_direct<T: ConvFloat>(
     );
     let row_len = w.output[2];
     let gw = SharedMut::new(grad_weight);
-    let width = w.input[2] + w.pad_before[2] + w.pad_after[2];
+    let width = input_row_width(w);
     let scratch = || (vec![T::zero(); k_len * row_len], Vec::new());
     run_tasks(
         shape.out_channels,

@@ -76,23 +76,33 @@ pub(super) fn vectors_for(remaining: usize) -> usize {
     }
 }
 
-/// Offsets into the zero-padded input: `roff` per column-matrix row of one group, `poff` per
-/// output position, and the padded plane length.
-pub(super) struct Offsets {
-    roff: Vec<usize>,
-    poff: Vec<usize>,
-    /// Elements of one padded plane.
-    pub(super) plane: usize,
+/// The zero-padded input plane: its size per axis and its length.
+pub(super) struct PaddedPlane {
     /// The padded plane's size per axis.
-    pub(super) padded: [usize; 3],
+    pub(super) dims: [usize; 3],
+    /// Elements of one padded plane.
+    pub(super) len: usize,
+}
+
+impl PaddedPlane {
+    pub(super) fn new(w: &Window) -> Result<Self> {
+        let dims: [usize; 3] =
+            std::array::from_fn(|a| w.input[a] + w.pad_before[a] + w.pad_after[a]);
+        let len = checked_product(&dims, "padded input")?;
+        Ok(PaddedPlane { dims, len })
+    }
+}
+
+/// The padded input plane and the offset in it of every output position's window (`poff`).
+struct Offsets {
+    poff: Vec<usize>,
+    pad: PaddedPlane,
 }
 
 impl Offsets {
-    pub(super) fn new(w: &Window, cin_g: usize) -> Result<Self> {
-        let padded: [usize; 3] =
-            std::array::from_fn(|a| w.input[a] + w.pad_before[a] + w.pad_after[a]);
-        let plane = checked_product(&padded, "padded input")?;
-        let [_, p1, p2] = padded;
+    fn new(w: &Window) -> Result<Self> {
+        let pad = PaddedPlane::new(w)?;
+        let [_, p1, p2] = pad.dims;
         let [o0, o1, o2] = w.output;
         let s = &w.stride;
         let mut poff = Vec::with_capacity(w.output_len);
@@ -103,12 +113,7 @@ impl Offsets {
                 }
             }
         }
-        Ok(Offsets {
-            roff: row_offsets(w, cin_g, plane, padded),
-            poff,
-            plane,
-            padded,
-        })
+        Ok(Offsets { poff, pad })
     }
 
     /// Padded-plane rows (flat over the two leading padded axes) that output positions
@@ -116,7 +121,7 @@ impl Offsets {
     /// padded row is longer than the stride times the output positions before it.
     fn window_rows(&self, w: &Window, p0: usize, p1: usize) -> (usize, usize) {
         let [_, o1, o2] = w.output;
-        let pd1 = self.padded[1];
+        let pd1 = self.pad.dims[1];
         let span = |axis: usize| (w.kernel[axis] - 1) * w.dilation[axis];
         let (first, last) = (p0 / o2, (p1 - 1) / o2);
         let (a0, b0) = (first / o1, first % o1);
@@ -177,20 +182,19 @@ fn fill_window(
 /// is no padding (the input itself is read).
 pub(super) fn padded_input(
     shape: &ConvShape,
-    off: &Offsets,
+    pad: &PaddedPlane,
     input: &[f32],
     threads: usize,
 ) -> Result<Option<Scratch<f32>>> {
     let w = &shape.window;
-    if off.plane == w.input_len {
+    if pad.len == w.input_len {
         return Ok(None);
     }
     let planes = shape.batch * shape.in_channels;
-    let mut xpad =
-        scratch::overwritten(checked_product(&[planes, off.plane], "padded input")?, 0.0);
+    let mut xpad = scratch::overwritten(checked_product(&[planes, pad.len], "padded input")?, 0.0);
     {
         let dst = SharedMut::new(&mut xpad);
-        let [_, p1, p2] = off.padded;
+        let [_, p1, p2] = pad.dims;
         let [i0, i1, i2] = w.input;
         let [b0, b1, b2] = w.pad_before;
         run_tasks(
@@ -200,7 +204,7 @@ pub(super) fn padded_input(
             || (),
             |_, c| {
                 // SAFETY: each task writes its own padded plane, in full.
-                let out = unsafe { dst.slice(c * off.plane, off.plane) };
+                let out = unsafe { dst.slice(c * pad.len, pad.len) };
                 out.fill(0.0);
                 let src = &input[c * w.input_len..][..w.input_len];
                 for a in 0..i0 {
@@ -308,13 +312,13 @@ pub(crate) fn forward(
     let w = &shape.window;
     let (positions, rows) = (w.output_len, shape.col_rows);
     let (cin_g, cout_g, groups) = (shape.in_per_group(), shape.out_per_group(), shape.groups);
-    let off = Offsets::new(w, cin_g)?;
+    let off = Offsets::new(w)?;
     let per_plane = positions.div_ceil(POSITIONS_PER_TASK);
     // With padding, each task copies the padded rows its positions read (`windows[part]`) of
     // its group's planes into its own window, channels `stride` apart, and reads them there
     // from cache; writing out the whole padded input first cost a pass over memory, about a
     // sixth of the call for (128, 64, 256) -> 32 channels, k = 7, padding 3.
-    let padding = off.plane != w.input_len;
+    let padding = off.pad.len != w.input_len;
     let windows: Vec<(usize, usize)> = (0..per_plane)
         .map(|part| {
             let p0 = part * POSITIONS_PER_TASK;
@@ -322,10 +326,10 @@ pub(crate) fn forward(
         })
         .collect();
     let stride = match windows.iter().map(|&(lo, hi)| hi - lo).max() {
-        Some(len) if padding => len * off.padded[2],
-        _ => off.plane,
+        Some(len) if padding => len * off.pad.dims[2],
+        _ => off.pad.len,
     };
-    let roff = row_offsets(w, cin_g, stride, off.padded);
+    let roff = row_offsets(w, cin_g, stride, off.pad.dims);
     // wt[g][r][co]: the transposed weight, output channels padded to whole vectors.
     let ld = cout_g.next_multiple_of(LANES);
     let mut wt = vec![0f32; checked_product(&[groups, rows, ld], "weight")?];
@@ -365,8 +369,8 @@ pub(crate) fn forward(
             } = s;
             let (x, base): (&[f32], usize) = if padding {
                 let (lo, hi) = windows[part];
-                fill_window(w, off.padded, planes, (lo, hi), stride, window);
-                (window, lo * off.padded[2])
+                fill_window(w, off.pad.dims, planes, (lo, hi), stride, window);
+                (window, lo * off.pad.dims[2])
             } else {
                 (planes, 0)
             };
@@ -438,8 +442,9 @@ pub(crate) fn grad_weight(
     let w = &shape.window;
     let (positions, rows) = (w.output_len, shape.col_rows);
     let (cin_g, cout_g, groups) = (shape.in_per_group(), shape.out_per_group(), shape.groups);
-    let off = Offsets::new(w, cin_g)?;
-    let padded = padded_input(shape, &off, input, threads)?;
+    let off = Offsets::new(w)?;
+    let roff = row_offsets(w, cin_g, off.pad.len, off.pad.dims);
+    let padded = padded_input(shape, &off.pad, input, threads)?;
     let xpad: &[f32] = padded.as_deref().map_or(input, |v| v);
     let pairs = shape.batch * positions;
     // Each pass of the kernel reads the grad_out of its pairs transposed, (pair, co), output
@@ -447,7 +452,7 @@ pub(crate) fn grad_weight(
     // before (a separate pass transposing all of grad_out first cost a trip through memory,
     // a tenth of the call).
     let ld = cout_g.next_multiple_of(LANES);
-    let sample_len = shape.in_channels * off.plane;
+    let sample_len = shape.in_channels * off.pad.len;
     let a: Vec<usize> = (0..pairs)
         .map(|q| (q / positions) * sample_len + off.poff[q % positions])
         .collect();
@@ -481,7 +486,7 @@ pub(crate) fn grad_weight(
     let oc = shape.out_channels;
     let mut bias_partials = vec![0f64; if grad_bias.is_some() { chunks * oc } else { 0 }];
     let bias_parts = SharedMut::new(&mut bias_partials);
-    let group_len = cin_g * off.plane;
+    let group_len = cin_g * off.pad.len;
     let scratch = || WeightScratch {
         acc: vec![0f32; (rows_per_task + MAX_P) * MAX_WIDTH],
         // Zero once: the lanes past cout_g are never written.
@@ -532,7 +537,7 @@ pub(crate) fn grad_weight(
                         cb,
                         x,
                         &a[q0..q1],
-                        &off.roff[r..r + valid],
+                        &roff[r..r + valid],
                         go_t,
                         (ld, co0),
                         None,

@@ -12,7 +12,7 @@
 
 use super::geometry::{ConvShape, Window, AXES};
 use super::implicit::{
-    call, padded_input, rows_for, vectors_for, Offsets, MAX_P, MAX_WIDTH, POSITIONS_PER_TASK,
+    call, padded_input, rows_for, vectors_for, PaddedPlane, MAX_P, MAX_WIDTH, POSITIONS_PER_TASK,
 };
 use super::implicit_kernel::LANES;
 use super::tasks::{run_tasks, SharedMut};
@@ -118,6 +118,23 @@ fn grad_padding(w: &Window, phases: &[[AxisPhase; AXES]]) -> [(usize, usize); AX
     })
 }
 
+/// Every index of a grid of `sizes`, the last axis fastest.
+fn grid(sizes: [usize; AXES]) -> impl Iterator<Item = [usize; AXES]> {
+    let len: usize = sizes.iter().product();
+    (0..len).map(move |i| {
+        [
+            i / (sizes[1] * sizes[2]),
+            i / sizes[2] % sizes[1],
+            i % sizes[2],
+        ]
+    })
+}
+
+/// `sum a[i] b[i]`: a flat offset from per-axis indices and strides.
+fn dot(a: [usize; AXES], b: [usize; AXES]) -> usize {
+    a.iter().zip(&b).map(|(x, y)| x * y).sum()
+}
+
 /// Gradient with respect to the input of a convolution [`applies`] serves (buffers checked by
 /// the caller).
 pub(crate) fn grad_input(
@@ -149,10 +166,10 @@ pub(crate) fn grad_input(
             &vec![1; w.ndim],
         )?,
     )?;
-    let off = Offsets::new(&padded_shape.window, cout_g)?;
-    let padded = padded_input(&padded_shape, &off, grad_out, threads)?;
+    let pad = PaddedPlane::new(&padded_shape.window)?;
+    let padded = padded_input(&padded_shape, &pad, grad_out, threads)?;
     let gpad: &[f32] = padded.as_deref().map_or(grad_out, |v| v);
-    let [_, p1, p2] = off.padded;
+    let [_, p1, p2] = pad.dims;
     let pstride = [p1 * p2, p2, 1];
     let istride = [w.input[1] * w.input[2], w.input[2], 1];
     let kstride = [w.kernel[1] * w.kernel[2], w.kernel[2], 1];
@@ -165,47 +182,33 @@ pub(crate) fn grad_input(
             let tap_len = taps.iter().product::<usize>();
             let rows = cout_g * tap_len;
             // Padded index of tap m' = 0 at position 0: c - (M - 1) + padding.
-            let base: usize = (0..AXES)
-                .map(|a| (ph[a].start + pads[a].0 + 1 - taps[a]) * pstride[a])
-                .sum();
-            let mut roff = Vec::with_capacity(rows);
-            let mut kidx = Vec::with_capacity(tap_len);
-            for m0 in 0..taps[0] {
-                for m1 in 0..taps[1] {
-                    for m2 in 0..taps[2] {
-                        let m = [m0, m1, m2];
-                        roff.push(base + (0..AXES).map(|a| m[a] * pstride[a]).sum::<usize>());
-                        kidx.push(
-                            (0..AXES)
-                                .map(|a| {
-                                    let s = w.stride[a];
-                                    (ph[a].first_tap + (taps[a] - 1 - m[a]) * s) * kstride[a]
-                                })
-                                .sum::<usize>(),
-                        );
-                    }
-                }
-            }
-            let taps_roff = roff.clone();
-            for co in 1..cout_g {
-                roff.extend(taps_roff.iter().map(|&r| r + co * off.plane));
-            }
+            let base = dot(
+                std::array::from_fn(|a| ph[a].start + pads[a].0 + 1 - taps[a]),
+                pstride,
+            );
+            let tap_roff: Vec<usize> = grid(taps).map(|m| base + dot(m, pstride)).collect();
+            let roff: Vec<usize> = (0..cout_g)
+                .flat_map(|co| tap_roff.iter().map(move |&r| r + co * pad.len))
+                .collect();
+            // Flat kernel index of each tap, taken in reverse along every axis.
+            let kidx: Vec<usize> = grid(taps)
+                .map(|m| {
+                    let k = std::array::from_fn(|a| {
+                        ph[a].first_tap + (taps[a] - 1 - m[a]) * w.stride[a]
+                    });
+                    dot(k, kstride)
+                })
+                .collect();
             let positions = count.iter().product();
-            let mut poff = Vec::with_capacity(positions);
-            let mut ioff = Vec::with_capacity(positions);
-            for q0 in 0..count[0] {
-                for q1 in 0..count[1] {
-                    for q2 in 0..count[2] {
-                        let q = [q0, q1, q2];
-                        poff.push((0..AXES).map(|a| q[a] * pstride[a]).sum());
-                        ioff.push(
-                            (0..AXES)
-                                .map(|a| (w.stride[a] * q[a] + ph[a].phase) * istride[a])
-                                .sum(),
-                        );
-                    }
-                }
-            }
+            let poff: Vec<usize> = grid(count).map(|q| dot(q, pstride)).collect();
+            let ioff: Vec<usize> = grid(count)
+                .map(|q| {
+                    dot(
+                        std::array::from_fn(|a| w.stride[a] * q[a] + ph[a].phase),
+                        istride,
+                    )
+                })
+                .collect();
             assert!(ioff.iter().all(|&o| o < w.input_len), "phase offsets");
             let mut wt = vec![0f32; groups * rows * ld];
             for g in 0..groups {
@@ -237,7 +240,7 @@ pub(crate) fn grad_input(
         .max()
         .unwrap_or(0);
     let count = shape.batch * groups * parts;
-    let group_len = cout_g * off.plane;
+    let group_len = cout_g * pad.len;
     let gi = SharedMut::new(grad_in);
     let zeros = [0f32; MAX_WIDTH];
     // Positions p_start.. of one phase of sample n, group g (x: its padded grad_out).
@@ -281,7 +284,7 @@ pub(crate) fn grad_input(
         |tile, task| {
             let (ng, part) = (task / parts, task % parts);
             let (n, g) = (ng / groups, ng % groups);
-            let x = &gpad[(n * shape.out_channels + g * cout_g) * off.plane..][..group_len];
+            let x = &gpad[(n * shape.out_channels + g * cout_g) * pad.len..][..group_len];
             let p_start = part * POSITIONS_PER_TASK;
             for ph in phases.iter().filter(|ph| p_start < ph.positions) {
                 phase_part(ph, p_start, x, n, g, tile);

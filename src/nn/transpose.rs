@@ -37,33 +37,34 @@ pub(super) fn transpose<T: ConvFloat>(
     );
     let full_rows = rows - rows % BLOCK;
     let full_cols = cols - cols % BLOCK;
+    // f32 on AVX-512: whole blocks in register shuffles.
     #[cfg(target_arch = "x86_64")]
-    if crate::simd::active_isa() == crate::simd::Isa::Avx512 {
-        if let (Some(s), Some(d)) = (T::as_f32(src), T::as_f32_mut(dst)) {
-            for i0 in (0..full_rows).step_by(BLOCK) {
-                for j0 in (0..full_cols).step_by(BLOCK) {
-                    // SAFETY: AVX-512F is active; the block's rows i0..i0 + 16 and columns
-                    // j0..j0 + 16 lie inside both matrices (asserted above).
-                    unsafe {
-                        block_16x16_f32(
-                            s.as_ptr().add(i0 * src_ld + j0),
-                            src_ld,
-                            d.as_mut_ptr().add(j0 * dst_ld + i0),
-                            dst_ld,
-                        )
-                    };
-                }
-            }
-            edges(src, src_ld, rows, cols, dst, dst_ld, full_rows, full_cols);
-            return;
-        }
-    }
+    let simd = crate::simd::active_isa() == crate::simd::Isa::Avx512 && T::as_f32(src).is_some();
+    #[cfg(not(target_arch = "x86_64"))]
+    let simd = false;
     for i0 in (0..full_rows).step_by(BLOCK) {
         for j0 in (0..full_cols).step_by(BLOCK) {
-            scalar_block(src, src_ld, dst, dst_ld, i0..i0 + BLOCK, j0..j0 + BLOCK);
+            if simd {
+                // SAFETY: T is f32 (as_f32 said so) and AVX-512F is active; the block's rows
+                // i0..i0 + 16 and columns j0..j0 + 16 lie inside both matrices (asserted
+                // above).
+                #[cfg(target_arch = "x86_64")]
+                unsafe {
+                    block_16x16_f32(
+                        src.as_ptr().add(i0 * src_ld + j0).cast(),
+                        src_ld,
+                        dst.as_mut_ptr().add(j0 * dst_ld + i0).cast(),
+                        dst_ld,
+                    )
+                };
+            } else {
+                scalar_block(src, src_ld, dst, dst_ld, i0..i0 + BLOCK, j0..j0 + BLOCK);
+            }
         }
     }
-    edges(src, src_ld, rows, cols, dst, dst_ld, full_rows, full_cols);
+    // The elements outside the whole blocks.
+    scalar_block(src, src_ld, dst, dst_ld, 0..full_rows, full_cols..cols);
+    scalar_block(src, src_ld, dst, dst_ld, full_rows..rows, 0..cols);
 }
 
 /// Transposes the 16 x 16 block of `f32` at `src` (rows `src_ld` apart) into the block at
@@ -76,22 +77,6 @@ pub(super) fn transpose<T: ConvFloat>(
 pub(super) unsafe fn block_16x16_f32(src: *const f32, src_ld: usize, dst: *mut f32, dst_ld: usize) {
     // SAFETY: the caller's contract.
     unsafe { avx512::block_16x16(src, src_ld, dst, dst_ld) }
-}
-
-/// The elements outside the whole blocks: rows `full_rows..` and columns `full_cols..`.
-#[allow(clippy::too_many_arguments)]
-fn edges<T: Copy>(
-    src: &[T],
-    src_ld: usize,
-    rows: usize,
-    cols: usize,
-    dst: &mut [T],
-    dst_ld: usize,
-    full_rows: usize,
-    full_cols: usize,
-) {
-    scalar_block(src, src_ld, dst, dst_ld, 0..full_rows, full_cols..cols);
-    scalar_block(src, src_ld, dst, dst_ld, full_rows..rows, 0..cols);
 }
 
 /// Rows `rs` and columns `cs` of `src`, element by element.
