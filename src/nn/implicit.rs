@@ -194,9 +194,7 @@ pub(super) fn padded_input(
     let mut xpad = scratch::overwritten(checked_product(&[planes, pad.len], "padded input")?, 0.0);
     {
         let dst = SharedMut::new(&mut xpad);
-        let [_, p1, p2] = pad.dims;
-        let [i0, i1, i2] = w.input;
-        let [b0, b1, b2] = w.pad_before;
+        let rows = pad.len / pad.dims[2];
         run_tasks(
             planes,
             threads,
@@ -205,14 +203,8 @@ pub(super) fn padded_input(
             |_, c| {
                 // SAFETY: each task writes its own padded plane, in full.
                 let out = unsafe { dst.slice(c * pad.len, pad.len) };
-                out.fill(0.0);
                 let src = &input[c * w.input_len..][..w.input_len];
-                for a in 0..i0 {
-                    for b in 0..i1 {
-                        let at = ((a + b0) * p1 + b + b1) * p2 + b2;
-                        out[at..at + i2].copy_from_slice(&src[(a * i1 + b) * i2..][..i2]);
-                    }
-                }
+                fill_window(w, pad.dims, src, (0, rows), pad.len, out);
             },
         )?;
     }
