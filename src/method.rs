@@ -8,7 +8,7 @@
 
 use crate::direct::Plan;
 use crate::fft::layout::FftLayout;
-use crate::fft::sizes::fast_len;
+use crate::fft::sizes::{relative_cost, smallest_smooth_len};
 use crate::parallel::PARALLEL_WORK_THRESHOLD;
 use crate::simd::Isa;
 
@@ -126,6 +126,29 @@ fn nlogn(n: f64) -> f64 {
     n * n.max(2.0).log2()
 }
 
+/// `N log2 N` of an N-D transform of lengths `f` (`N` their product), each axis' share
+/// weighted by its length's [`relative_cost`] per `n log2 n` (radix-5 and radix-7 passes cost
+/// more than radix-2 ones); for real input the last axis' weight is that of its complex
+/// transform of half the length.
+fn transform_nlogn(f: &[usize], real: bool) -> f64 {
+    let points: f64 = f.iter().map(|&v| v as f64).product();
+    let weighted: f64 = f
+        .iter()
+        .enumerate()
+        .map(|(a, &len)| {
+            let complex = if real && a + 1 == f.len() {
+                len / 2
+            } else {
+                len
+            };
+            let m = complex.max(2);
+            let weight = relative_cost(m) / nlogn(m as f64);
+            (len.max(2) as f64).log2() * weight
+        })
+        .sum();
+    points * weighted
+}
+
 /// Slow-down of transforms whose buffers (signal tile and spectrum) outgrow the caches:
 /// 1 up to 8 MiB, then +1 per doubling. Fitted to `fit-cost`-style timings of whole-array
 /// transforms of 2^16 .. 2^21 points in 1-D and 256^2 .. 1536^2 in 2-D (float32 and float64),
@@ -200,7 +223,7 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
     // Kernel spectrum once per kernel block, one forward and one inverse per batch.
     let fft_one = c
         * half
-        * nlogn(n_whole)
+        * transform_nlogn(&whole.f, real)
         * memory_factor(n_whole, kind)
         * (KERNEL_TRANSFORMS + 2.0 * batches)
         + batches * (FFT_TILE_NS + FFT_POINT_NS * n_whole);
@@ -221,7 +244,7 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
             let n_tile: f64 = layout.f.iter().map(|&f| f as f64).product();
             let one = c
                 * half
-                * nlogn(n_tile)
+                * transform_nlogn(&layout.f, real)
                 * memory_factor(n_tile, kind)
                 * (KERNEL_TRANSFORMS + 2.0 * tiles * batches)
                 + tiles * batches * (FFT_TILE_NS + FFT_POINT_NS * n_tile);
@@ -249,14 +272,14 @@ pub fn overlap_save_block(plan: &Plan) -> Vec<usize> {
         .iter()
         .map(|g| {
             let mut best = (f64::INFINITY, g.m);
-            let mut f = fast_len(2 * g.k);
+            let mut f = smallest_smooth_len(2 * g.k);
             while f <= g.m.saturating_add(g.k).saturating_mul(4) && f < (1 << 24) {
                 let useful = (f - g.k + 1).min(g.m) as f64;
                 let per_output = nlogn(f as f64) / useful;
                 if per_output < best.0 {
                     best = (per_output, f - g.k + 1);
                 }
-                f = fast_len(f + f / 8 + 1);
+                f = smallest_smooth_len(f + f / 8 + 1);
             }
             best.1.clamp(1, g.m.max(1))
         })

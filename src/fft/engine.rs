@@ -34,6 +34,13 @@ unsafe impl<S: Send> Send for OutPtr<S> {}
 // SAFETY: as above.
 unsafe impl<S: Send> Sync for OutPtr<S> {}
 
+impl<S> OutPtr<S> {
+    /// The address of element `i` (a method, so closures capture the whole `Sync` wrapper).
+    fn at(self, i: usize) -> *mut S {
+        self.0.wrapping_add(i)
+    }
+}
+
 /// Everything one FFT convolution needs.
 pub struct FftJob<'a, T: FftFloat, D: Domain<T>> {
     /// The tile transform.
@@ -159,19 +166,20 @@ where
         let klen: usize = kshape.iter().product();
         let scale = T::one() / T::from(self.domain.tile_len()).unwrap_or_else(T::one);
         let one = |b: usize, inner: bool| {
-            let mut buf = scratch::filled(self.domain.tile_len(), D::Sample::ZERO);
+            let mut buf = scratch::overwritten(self.domain.tile_len(), D::Sample::ZERO);
             let src = &self.h.data[b * klen..(b + 1) * klen];
-            copy_box(
-                src,
-                kshape,
-                &mut buf,
-                &self.layout.f,
-                &vec![0; kshape.len()],
-                kshape,
-            );
+            let origin = vec![0; kshape.len()];
+            let window = Window {
+                src_lo: &origin,
+                dst_lo: &origin,
+                count: kshape,
+            };
+            fill_tile(src, kshape, &window, &mut buf, &self.layout.f, inner);
             let mut spec = scratch::overwritten(self.domain.spec_len(), zero());
             self.domain.forward(&mut buf, &mut spec, inner);
-            spec.iter_mut().for_each(|v| *v = *v * scale);
+            for_chunks(&mut spec, None, inner, |s, _| {
+                s.iter_mut().for_each(|v| *v = *v * scale)
+            });
             spec
         };
         if parallel && blocks > 1 {
@@ -204,7 +212,6 @@ where
         let xlen: usize = xshape.iter().product();
         let xb = broadcast_block(b, &plan.batch, &self.x.shape[..nb]);
         let xs = &self.x.data[xb * xlen..(xb + 1) * xlen];
-        buf.fill(D::Sample::ZERO);
         let mut src_lo = Vec::with_capacity(xshape.len());
         let mut dst_lo = Vec::with_capacity(xshape.len());
         let mut count = Vec::with_capacity(xshape.len());
@@ -216,9 +223,12 @@ where
             src_lo.push((a + p_lo as isize).max(0) as usize);
             count.push(p_hi.saturating_sub(p_lo));
         }
-        if count.iter().all(|&c| c > 0) {
-            copy_window(xs, xshape, &src_lo, buf, &layout.f, &dst_lo, &count);
-        }
+        let window = Window {
+            src_lo: &src_lo,
+            dst_lo: &dst_lo,
+            count: &count,
+        };
+        fill_tile(xs, xshape, &window, buf, &layout.f, parallel);
         self.domain.forward(buf, spec, parallel);
     }
 
@@ -238,9 +248,11 @@ where
     ) {
         let layout = self.layout;
         let i0 = self.tile_origin(tile, per_batch);
-        for (s, k) in spec.iter_mut().zip(kernel) {
-            *s = *s * *k;
-        }
+        for_chunks(spec, Some(kernel), parallel, |s, k| {
+            for (s, k) in s.iter_mut().zip(k) {
+                *s = *s * *k;
+            }
+        });
         self.domain.inverse(spec, buf, parallel);
         let m: Vec<usize> = self.plan.axes.iter().map(|g| g.m).collect();
         let keep: Vec<usize> = (0..m.len())
@@ -250,7 +262,9 @@ where
         let f_strides = c_strides(&layout.f);
         let out_block = b * m.iter().product::<usize>();
         let last = m.len() - 1;
-        for_each_index(&keep[..last], |q| {
+        let buf: &[D::Sample] = buf;
+        let write_row = |r: usize| {
+            let q = unravel(r, &keep[..last]);
             let mut dst = out_block + i0[last];
             let mut src = layout.extract[last];
             for (d, &qd) in q.iter().enumerate() {
@@ -262,10 +276,20 @@ where
                 dst + n <= out_len && src + n <= buf.len(),
                 "tile write out of bounds"
             );
-            // SAFETY: in bounds (checked above); tiles partition the output, so no other tile
-            // writes these elements; `buf` is a distinct allocation.
-            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr().add(src), out.0.add(dst), n) };
-        });
+            // SAFETY: in bounds (checked above); tiles partition the output and each output
+            // row of the tile is written by one call, so no other writer touches these
+            // elements; `buf` is a distinct allocation.
+            unsafe { std::ptr::copy_nonoverlapping(buf.as_ptr().add(src), out.at(dst), n) };
+        };
+        let rows: usize = keep[..last].iter().product();
+        if parallel {
+            (0..rows)
+                .into_par_iter()
+                .with_min_len(ROWS_PER_TASK)
+                .for_each(write_row);
+        } else {
+            (0..rows).for_each(write_row);
+        }
     }
 
     /// The first output index of tile `tile` along each axis.
@@ -291,69 +315,90 @@ fn broadcast_block(b: usize, batch: &[usize], dims: &[usize]) -> usize {
         .fold(0, |acc, (&i, &d)| acc * d + if d == 1 { 0 } else { i })
 }
 
-/// Calls `f` with every index of the box `0..dims[d]` (once with `[]` for no axes).
-fn for_each_index(dims: &[usize], mut f: impl FnMut(&[usize])) {
-    if dims.contains(&0) {
-        return;
-    }
-    let mut idx = vec![0usize; dims.len()];
-    loop {
-        f(&idx);
-        let mut d = dims.len();
-        loop {
-            if d == 0 {
-                return;
-            }
-            d -= 1;
-            idx[d] += 1;
-            if idx[d] < dims[d] {
-                break;
-            }
-            idx[d] = 0;
-        }
-    }
+/// Rows (along the last axis) per parallel task of the tile gather and scatter.
+const ROWS_PER_TASK: usize = 8;
+
+/// Spectrum elements per parallel task of the point-wise passes.
+const POINTS_PER_TASK: usize = 1 << 13;
+
+/// Where a box of a C-order source lands in a tile: `count` elements per axis from
+/// `src_lo` of the source to `dst_lo` of the tile.
+struct Window<'a> {
+    src_lo: &'a [usize],
+    dst_lo: &'a [usize],
+    count: &'a [usize],
 }
 
-/// Copies the box of `count` elements at `src_lo` of a C-order `src` (shape `sshape`) to
-/// `dst_lo` of a C-order `dst` (shape `dshape`).
-fn copy_window<S: Copy>(
+/// Writes the whole tile `dst` (C order, shape `dshape`): the window of `src` (shape
+/// `sshape`) where it lands, zeros elsewhere; row by row, in parallel with `parallel`.
+fn fill_tile<S: Element>(
     src: &[S],
     sshape: &[usize],
-    src_lo: &[usize],
+    window: &Window<'_>,
     dst: &mut [S],
     dshape: &[usize],
-    dst_lo: &[usize],
-    count: &[usize],
+    parallel: bool,
 ) {
-    let (ss, ds) = (c_strides(sshape), c_strides(dshape));
-    let last = count.len() - 1;
-    for_each_index(&count[..last], |q| {
-        let mut s = src_lo[last];
-        let mut t = dst_lo[last];
-        for (d, &qd) in q.iter().enumerate() {
-            s += (src_lo[d] + qd) * ss[d];
-            t += (dst_lo[d] + qd) * ds[d];
-        }
-        dst[t..t + count[last]].copy_from_slice(&src[s..s + count[last]]);
-    });
-}
-
-/// Copies a whole C-order block of shape `shape` into `dst` at `dst_lo`.
-fn copy_box<S: Copy>(
-    src: &[S],
-    shape: &[usize],
-    dst: &mut [S],
-    dshape: &[usize],
-    dst_lo: &[usize],
-    count: &[usize],
-) {
-    copy_window(
-        src,
-        shape,
-        &vec![0; shape.len()],
-        dst,
-        dshape,
+    let last = dshape.len() - 1;
+    let row_len = dshape[last];
+    let ss = c_strides(sshape);
+    let Window {
+        src_lo,
         dst_lo,
         count,
-    );
+    } = *window;
+    let empty = count.contains(&0);
+    // The source row written into tile row `r`, if any.
+    let source_row = |r: usize| -> Option<usize> {
+        if empty {
+            return None;
+        }
+        let q = unravel(r, &dshape[..last]);
+        let mut s = src_lo[last];
+        for (d, &qd) in q.iter().enumerate() {
+            let rel = qd.checked_sub(dst_lo[d]).filter(|&v| v < count[d])?;
+            s += (src_lo[d] + rel) * ss[d];
+        }
+        Some(s)
+    };
+    let fill_row = |r: usize, row: &mut [S]| match source_row(r) {
+        Some(s) => {
+            let (lo, n) = (dst_lo[last], count[last]);
+            row[..lo].fill(S::ZERO);
+            row[lo..lo + n].copy_from_slice(&src[s..s + n]);
+            row[lo + n..].fill(S::ZERO);
+        }
+        None => row.fill(S::ZERO),
+    };
+    if parallel {
+        dst.par_chunks_mut(row_len * ROWS_PER_TASK)
+            .enumerate()
+            .for_each(|(t, rows)| {
+                for (i, row) in rows.chunks_mut(row_len).enumerate() {
+                    fill_row(t * ROWS_PER_TASK + i, row);
+                }
+            });
+    } else {
+        for (r, row) in dst.chunks_mut(row_len).enumerate() {
+            fill_row(r, row);
+        }
+    }
+}
+
+/// Runs `f` on matching chunks of `a` and `b` (empty chunks of `b` when `None`), in
+/// parallel with `parallel`.
+fn for_chunks<V: Send + Sync>(
+    a: &mut [V],
+    b: Option<&[V]>,
+    parallel: bool,
+    f: impl Fn(&mut [V], &[V]) + Sync,
+) {
+    match (b, parallel) {
+        (Some(b), true) => a
+            .par_chunks_mut(POINTS_PER_TASK)
+            .zip(b.par_chunks(POINTS_PER_TASK))
+            .for_each(|(a, b)| f(a, b)),
+        (None, true) => a.par_chunks_mut(POINTS_PER_TASK).for_each(|a| f(a, &[])),
+        (b, false) => f(a, b.unwrap_or(&[])),
+    }
 }
