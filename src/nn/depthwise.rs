@@ -6,6 +6,9 @@
 //! order on every path (the AVX2/AVX-512 compilations of the loops only widen them across
 //! independent elements), so results are bitwise identical for every ISA and thread count.
 
+#[cfg(target_arch = "x86_64")]
+use super::depthwise_simd;
+use super::depthwise_wide::{wide_pass, WidePlan};
 use super::gemm::ConvFloat;
 use super::geometry::{AxisReach, ConvShape, Window, AXES};
 use super::tasks::{run_tasks, SharedMut};
@@ -169,6 +172,19 @@ fn grad_weight_products<T: ConvFloat>(w: &Window, go: &[T], x: &[T], acc: &mut [
 // the padding's zeros are added like the others (as zero padding does in torch).
 // ---------------------------------------------------------------------------------------
 
+/// Whether the AVX-512 row kernels ([`depthwise_simd`]) serve `f32` passes of `w`.
+fn simd_rows(w: &Window) -> bool {
+    #[cfg(target_arch = "x86_64")]
+    {
+        depthwise_simd::serves(w)
+    }
+    #[cfg(not(target_arch = "x86_64"))]
+    {
+        let _ = w;
+        false
+    }
+}
+
 /// Whether the padded-row kernels serve `w`.
 fn padded_rows(w: &Window) -> bool {
     w.stride[2] == 1
@@ -307,6 +323,7 @@ pub(crate) fn forward_direct<T: ConvFloat>(
     let (cin_g, cout_g, rows) = (shape.in_per_group(), shape.out_per_group(), shape.col_rows);
     let out = SharedMut::new(out);
     let width = input_row_width(w);
+    let simd_rows = simd_rows(w);
     run_tasks(
         shape.batch * shape.out_channels,
         threads,
@@ -323,7 +340,14 @@ pub(crate) fn forward_direct<T: ConvFloat>(
             let dst = unsafe { out.slice(plane * w.output_len, w.output_len) };
             if padded_rows(w) {
                 pad_rows(planes, w.input[2], w.pad_before[2], width, buf);
-                dispatch_isa!(forward_plane_padded(w, buf, width, weights, b, dst));
+                match (T::as_f32(buf), T::as_f32(weights), T::as_f32_mut(dst)) {
+                    #[cfg(target_arch = "x86_64")]
+                    (Some(x), Some(ws), Some(o)) if simd_rows => {
+                        let b = T::as_f32(std::slice::from_ref(&b)).map_or(0.0, |v| v[0]);
+                        depthwise_simd::forward_plane(w, x, width, ws, b, o);
+                    }
+                    _ => dispatch_isa!(forward_plane_padded(w, buf, width, weights, b, dst)),
+                }
             } else {
                 dispatch_isa!(forward_plane(w, planes, weights, b, dst));
             }
@@ -351,12 +375,13 @@ pub(crate) fn grad_input_direct<T: ConvFloat>(
     // to the last input.
     let front = ((w.kernel[2] - 1) * w.dilation[2]).saturating_sub(w.pad_before[2]);
     let width = front + (w.input[2] + w.pad_before[2]).max(w.output[2]);
+    let wide_plan = WidePlan::grad_input(w);
     run_tasks(
         shape.batch * shape.in_channels,
         threads,
         work::<T>(shape),
-        || (Vec::new(), Vec::new()),
-        |(wk, buf): &mut (Vec<&[T]>, Vec<T>), plane| {
+        || (Vec::new(), Vec::new(), Vec::new()),
+        |(wk, buf, wide): &mut (Vec<&[T]>, Vec<T>, Vec<T>), plane| {
             let (n, c) = (plane / shape.in_channels, plane % shape.in_channels);
             let (g, ci) = (c / cin_g, c % cin_g);
             let grads = &grad_out[(n * shape.out_channels + g * cout_g) * w.output_len..]
@@ -367,7 +392,10 @@ pub(crate) fn grad_input_direct<T: ConvFloat>(
             );
             // SAFETY: this task alone owns input plane `plane`.
             let dst = unsafe { grad_in.slice(plane * w.input_len, w.input_len) };
-            if padded_rows(w) {
+            if let Some(plan) = &wide_plan {
+                plan.pad(grads, w.output, buf);
+                dispatch_isa!(wide_pass(plan, buf, wk, T::zero(), wide, dst));
+            } else if padded_rows(w) {
                 pad_rows(grads, w.output[2], front, width, buf);
                 dispatch_isa!(grad_input_plane_padded(w, buf, (front, width), wk, dst));
             } else {
@@ -397,6 +425,7 @@ pub(crate) fn grad_weight_direct<T: ConvFloat>(
     let row_len = w.output[2];
     let gw = SharedMut::new(grad_weight);
     let width = input_row_width(w);
+    let simd_rows = simd_rows(w);
     let scratch = || (vec![T::zero(); k_len * row_len], Vec::new());
     run_tasks(
         shape.out_channels,
@@ -416,7 +445,13 @@ pub(crate) fn grad_weight_direct<T: ConvFloat>(
                         [..w.input_len];
                     if padded_rows(w) {
                         pad_rows(x, w.input[2], w.pad_before[2], width, buf);
-                        dispatch_isa!(grad_weight_products_padded(w, go, buf, width, acc));
+                        match (T::as_f32(go), T::as_f32(buf), T::as_f32_mut(acc)) {
+                            #[cfg(target_arch = "x86_64")]
+                            (Some(g), Some(x), Some(a)) if simd_rows => {
+                                depthwise_simd::grad_weight_products(w, g, x, width, a)
+                            }
+                            _ => dispatch_isa!(grad_weight_products_padded(w, go, buf, width, acc)),
+                        }
                     } else {
                         dispatch_isa!(grad_weight_products(w, go, x, acc));
                     }
@@ -428,3 +463,7 @@ pub(crate) fn grad_weight_direct<T: ConvFloat>(
         },
     )
 }
+
+#[cfg(test)]
+#[path = "depthwise_tests.rs"]
+mod tests;

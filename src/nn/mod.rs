@@ -12,6 +12,9 @@ mod conv_forward;
 mod conv_grad_input;
 mod conv_grad_weight;
 mod depthwise;
+#[cfg(target_arch = "x86_64")]
+mod depthwise_simd;
+mod depthwise_wide;
 pub mod gemm;
 pub mod geometry;
 pub mod im2col;
