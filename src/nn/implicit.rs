@@ -50,6 +50,8 @@ const PARTIAL_BUDGET_BYTES: usize = 8 << 20;
 /// memory speed, so the pass goes parallel from about 128 KiB of input on (at 16 units, the
 /// 2 MiB input of a stride-2 layer was padded by one thread, 12% of its weight gradient).
 const COPY_WORK_PER_ELEMENT: usize = 128;
+/// Padded elements one task of [`padded_input`] writes at least.
+const PADDING_TASK_ELEMENTS: usize = 16 << 10;
 /// Most column-matrix rows of one weight-gradient task.
 const MAX_TASK_ROWS: usize = 576;
 
@@ -199,15 +201,19 @@ pub(super) fn padded_input(
     {
         let dst = SharedMut::new(&mut xpad);
         let rows = pad.len / pad.dims[2];
+        // Several small planes per task: one task per 8x8 plane spent more on taking tasks
+        // (an atomic counter the cores pass back and forth) than on the copies.
+        let per_task = PADDING_TASK_ELEMENTS.div_ceil(pad.len).clamp(1, planes);
         run_tasks(
-            planes,
+            planes.div_ceil(per_task),
             threads,
             input.len().saturating_mul(COPY_WORK_PER_ELEMENT),
             || (),
-            |_, c| {
-                // SAFETY: each task writes its own padded plane, in full.
-                let out = unsafe { dst.slice(c * pad.len, pad.len) };
-                let src = &input[c * w.input_len..][..w.input_len];
+            |_, t| {
+                let (c0, c1) = (t * per_task, ((t + 1) * per_task).min(planes));
+                // SAFETY: each task writes its own padded planes, in full.
+                let out = unsafe { dst.slice(c0 * pad.len, (c1 - c0) * pad.len) };
+                let src = &input[c0 * w.input_len..c1 * w.input_len];
                 fill_window(w, pad.dims, src, (0, rows), pad.len, out);
             },
         )?;
