@@ -40,6 +40,21 @@ def _per_call(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - t0) / number
 
 
+#: Seconds of untimed calls before each burst of a cheap implementation. One call was not
+#: enough after a long single-threaded peer: the second core of this VM took a few
+#: milliseconds to come back to speed, and the first implementation of each round (fastconv's
+#: ``auto``) was timed up to 35% slower than the same method measured later in the round.
+REWARM_S = 0.005
+
+
+def _rewarm(fn: Callable[[], object]) -> None:
+    """Calls `fn` until :data:`REWARM_S` seconds have passed (at least once)."""
+    t0 = time.perf_counter()
+    fn()
+    while time.perf_counter() - t0 < REWARM_S:
+        fn()
+
+
 def measure(
     fns: dict,
     *,
@@ -55,8 +70,9 @@ def measure(
     samples (clamped to ``[min_samples, max_samples]``). The samples are taken in
     ``min_samples`` rounds, each implementation taking its share of a round back to back, so
     that drift in a shared, noisy machine hits every implementation alike. An implementation
-    cheap enough for it (``t_call * min_samples <= budget_s``) makes one untimed call before
-    each of its bursts, so that it is not timed cold right after a slow peer. The garbage
+    cheap enough for it (``t_call * min_samples <= budget_s``) makes untimed calls for
+    :data:`REWARM_S` before each of its bursts, so that it is not timed cold right after a slow
+    peer. The garbage
     collector is paused meanwhile.
 
     Parameters
@@ -92,7 +108,7 @@ def measure(
             for name, fn in fns.items():
                 number, samples, rewarm = plans[name]
                 if rewarm:  # untimed: the previous implementation may have left caches cold
-                    fn()
+                    _rewarm(fn)
                 share = samples * (r + 1) // rounds - samples * r // rounds
                 times[name] += [_per_call(fn, number) for _ in range(share)]
     finally:
