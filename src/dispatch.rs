@@ -76,6 +76,25 @@ fn all_chunks<T: Copy>(data: &[T], test: impl Fn(T) -> bool + Copy) -> bool {
         .all(|chunk| chunk.iter().fold(true, |ok, &v| ok & test(v)))
 }
 
+/// Elements per parallel task of [`all_finite_parallel`]; smaller inputs are scanned by the
+/// calling thread.
+const PARALLEL_SCAN: usize = 1 << 16;
+
+/// [`Computable::all_finite`] over `threads` threads for large inputs: `auto`'s scan of a
+/// 2 MiB float64 image took ~0.1 ms on one thread, 5% of the FFT convolution it guards.
+fn all_finite_parallel<T: Computable>(data: &[T], threads: usize) -> bool {
+    if threads <= 1 || data.len() < 2 * PARALLEL_SCAN {
+        return T::all_finite(data);
+    }
+    match crate::parallel::pool(threads) {
+        Ok(pool) => pool.install(|| {
+            use rayon::prelude::*;
+            data.par_chunks(PARALLEL_SCAN).all(T::all_finite)
+        }),
+        Err(_) => T::all_finite(data),
+    }
+}
+
 macro_rules! real_computable {
     ($t:ty, $kind:expr) => {
         impl Computable for $t {
@@ -150,27 +169,31 @@ impl Computable for i64 {
 /// The choice is made for the machine's core count, not the call's thread count, so that a
 /// result never depends on `workers` (each method is thread-count invariant on its own, but
 /// two methods round differently).
+///
+/// `threads` only splits the NaN/Inf scan of the inputs (a yes/no answer, the same for every
+/// thread count).
 pub fn resolve<T: Computable>(
     request: &Request,
     plan: &Plan,
     x: &[T],
     w: &[T],
     isa: Isa,
+    threads: usize,
 ) -> Method {
-    let threads = crate::parallel::available_cores();
+    let cores = crate::parallel::available_cores();
     match request {
         Request::Exactly(m) => m.clone(),
         Request::AnyFft => {
-            let c = estimate(plan, T::KIND, isa, threads);
+            let c = estimate(plan, T::KIND, isa, cores);
             if c.oa < c.fft {
                 Method::OverlapSave(c.oa_block)
             } else {
                 Method::Fft
             }
         }
-        Request::Auto => match choose(plan, T::KIND, isa, threads) {
+        Request::Auto => match choose(plan, T::KIND, isa, cores) {
             Method::Direct => Method::Direct,
-            _ if !(T::all_finite(x) && T::all_finite(w)) => Method::Direct,
+            _ if !(all_finite_parallel(x, threads) && T::all_finite(w)) => Method::Direct,
             other => other,
         },
     }

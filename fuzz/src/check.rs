@@ -379,8 +379,8 @@ fn pick_method<T: FuzzElem>(b: &mut Bytes<'_>, plan: &Plan, case: &Case<T>) -> M
         1 => Method::Fft,
         2 => Method::OverlapSave(Vec::new()),
         3 => Method::OverlapSave(plan.axes.iter().map(|g| b.range(1, g.m + 2)).collect()),
-        4 => resolve(&Request::Auto, plan, &case.x.data, &case.w.data, case.isa),
-        _ => resolve(&Request::AnyFft, plan, &case.x.data, &case.w.data, case.isa),
+        4 => resolve(&Request::Auto, plan, &case.x.data, &case.w.data, case.isa, 2),
+        _ => resolve(&Request::AnyFft, plan, &case.x.data, &case.w.data, case.isa, 2),
     }
 }
 
@@ -696,7 +696,7 @@ pub fn run_plan(data: &[u8]) {
     };
     let isa = supported_isas()[0];
     for request in [Request::Auto, Request::AnyFft] {
-        let _ = resolve(&request, &plan, &xd, &wd, isa);
+        let _ = resolve(&request, &plan, &xd, &wd, isa, 2);
     }
     for method in [Method::Direct, Method::Fft, Method::OverlapSave(block)] {
         let mut out: Vec<MaybeUninit<f32>> = vec![MaybeUninit::new(0.0); b.below(4)];

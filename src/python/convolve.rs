@@ -132,7 +132,7 @@ pub fn choose_method<'py>(
                 ));
             };
             let isa = active_isa();
-            let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa);
+            let m = resolve::<$t>(&Request::Auto, &plan, ad, bd, isa, threads);
             (
                 m.name(),
                 estimate(&plan, <$t as Computable>::KIND, isa, threads),
@@ -380,7 +380,7 @@ impl Call {
                 data: bd,
                 shape: b.shape(),
             };
-            let method = resolve(&self.request, plan, x.data, w.data, self.isa);
+            let method = resolve(&self.request, plan, x.data, w.data, self.isa, self.threads);
             correlate_with(
                 &method,
                 self.isa,

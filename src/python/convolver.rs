@@ -210,7 +210,7 @@ where
         .ok_or_else(|| PyValueError::new_err("internal layout"))?;
     let method = match args.request {
         Request::Auto => crate::method::choose(&plan, S::KIND, active_isa(), available_cores()),
-        _ => resolve::<S>(args.request, &plan, &[], &[], active_isa()),
+        _ => resolve::<S>(args.request, &plan, &[], &[], active_isa(), 1),
     };
     let method = if S::all_finite(kdata) {
         method
