@@ -133,13 +133,20 @@ pub fn c_strides(dims: &[usize]) -> Vec<usize> {
 }
 
 /// The C-order multi-index of flat position `flat` in an array of shape `dims`.
-pub fn unravel(mut flat: usize, dims: &[usize]) -> Vec<usize> {
+pub fn unravel(flat: usize, dims: &[usize]) -> Vec<usize> {
     let mut idx = vec![0; dims.len()];
+    for_each_axis_index(flat, dims, |d, i| idx[d] = i);
+    idx
+}
+
+/// Calls `f(axis, index)` for each axis of the C-order multi-index of `flat` in shape `dims`,
+/// the last axis first, without allocating (for per-row index arithmetic on hot paths).
+#[inline]
+pub fn for_each_axis_index(mut flat: usize, dims: &[usize], mut f: impl FnMut(usize, usize)) {
     for d in (0..dims.len()).rev() {
-        idx[d] = flat % dims[d];
+        f(d, flat % dims[d]);
         flat /= dims[d];
     }
-    idx
 }
 
 /// Broadcasts two batch shapes NumPy-style (equal, or one of them 1).

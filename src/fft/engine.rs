@@ -17,7 +17,7 @@ use crate::error::{ConvError, Result};
 use crate::fft::domain::Domain;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
-use crate::geometry::{c_strides, unravel};
+use crate::geometry::{c_strides, for_each_axis_index, unravel};
 use crate::interrupt;
 use crate::parallel::pool;
 use crate::scratch::{self, Scratch};
@@ -264,13 +264,12 @@ where
         let last = m.len() - 1;
         let buf: &[D::Sample] = buf;
         let write_row = |r: usize| {
-            let q = unravel(r, &keep[..last]);
             let mut dst = out_block + i0[last];
             let mut src = layout.extract[last];
-            for (d, &qd) in q.iter().enumerate() {
+            for_each_axis_index(r, &keep[..last], |d, qd| {
                 dst += (i0[d] + qd) * out_strides[d];
                 src += (layout.extract[d] + qd) * f_strides[d];
-            }
+            });
             let n = keep[last];
             assert!(
                 dst + n <= out_len && src + n <= buf.len(),
@@ -353,13 +352,14 @@ fn fill_tile<S: Element>(
         if empty {
             return None;
         }
-        let q = unravel(r, &dshape[..last]);
-        let mut s = src_lo[last];
-        for (d, &qd) in q.iter().enumerate() {
-            let rel = qd.checked_sub(dst_lo[d]).filter(|&v| v < count[d])?;
-            s += (src_lo[d] + rel) * ss[d];
-        }
-        Some(s)
+        let (mut s, mut inside) = (src_lo[last], true);
+        for_each_axis_index(r, &dshape[..last], |d, qd| {
+            match qd.checked_sub(dst_lo[d]).filter(|&v| v < count[d]) {
+                Some(rel) => s += (src_lo[d] + rel) * ss[d],
+                None => inside = false,
+            }
+        });
+        inside.then_some(s)
     };
     let fill_row = |r: usize, row: &mut [S]| match source_row(r) {
         Some(s) => {
