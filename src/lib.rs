@@ -25,3 +25,5 @@ pub mod python;
 mod direct_tests;
 #[cfg(test)]
 mod fft_tests;
+#[cfg(test)]
+mod test_values;

@@ -115,6 +115,21 @@ pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     Ok(built)
 }
 
+/// `rayon::join(a, b)` when `parallel` (inside a pool's `install`, so the pool's threads run
+/// them), else `a` then `b` on the calling thread: outside any pool a bare `rayon::join` would
+/// use rayon's global pool, more threads than a one-thread call may take.
+pub fn join_if<A: Send, B: Send>(
+    parallel: bool,
+    a: impl FnOnce() -> A + Send,
+    b: impl FnOnce() -> B + Send,
+) -> (A, B) {
+    if parallel {
+        rayon::join(a, b)
+    } else {
+        (a(), b())
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -17,12 +17,15 @@ use std::any::Any;
 use std::ops::{Deref, DerefMut};
 use std::sync::Mutex;
 
-/// Smaller buffers come from the allocator's reused heap anyway.
-pub const MIN_BYTES: usize = 1 << 20;
+/// Smaller buffers come from the allocator's reused heap anyway. Larger ones do not reliably:
+/// glibc gives a few hundred KiB back to the kernel when the top of its heap is freed, so a
+/// call that allocates eight 440 KiB buffers (a two-phase transform of 1e5 + 1e4 points) took
+/// 830 page faults every time, and ran at half speed, with the cache starting at 1 MiB.
+pub const MIN_BYTES: usize = 64 << 10;
 /// The most bytes the cache holds.
 pub const MAX_BYTES: usize = 64 << 20;
-/// The most buffers the cache holds.
-pub const MAX_BUFFERS: usize = 8;
+/// The most buffers the cache holds (a two-phase transform holds eight at once).
+pub const MAX_BUFFERS: usize = 16;
 
 /// A cached buffer: its element type erased, its size in bytes.
 struct Entry {

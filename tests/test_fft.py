@@ -675,6 +675,33 @@ def test_cheaper_layout_is_one_fixed_layout_for_any_worker_count(case, call):
         ), f"workers={workers}: neither the whole-array nor the overlap-save result"
 
 
+# One long 1-D transform runs as even and odd half-length transforms (fastconv's two-phase
+# path, from 2^14 points): lengths on both sides of the threshold, odd and even, kernels
+# longer than the signal, every mode, real and complex.
+TWO_PHASE_CASES = [
+    ((20000,), (5000,), "float64"),
+    ((16383,), (2,), "float32"),
+    ((30001,), (30001,), "float64"),
+    ((5,), (40000,), "float32"),
+    ((25000,), (777,), "complex128"),
+    ((17001,), (64,), "complex64"),
+]
+
+
+@pytest.mark.parametrize("mode", ["full", "same", "valid"])
+@pytest.mark.parametrize("case", TWO_PHASE_CASES, ids=lambda c: f"{c[0]}x{c[1]}-{c[2]}")
+def test_long_1d_transforms_match_scipy_at_any_worker_count(case, mode):
+    s1, s2, dtype = case
+    x, w = thread_inputs(s1, s2, dtype)
+    hi = wide(np.dtype(dtype))
+    exact = ss.fftconvolve(x.astype(hi), w.astype(hi), mode).astype(dtype)
+    whole = layout_call("fft", mode)
+    for got in (fs.fftconvolve(x, w, mode), whole(x, w, None, 1)):
+        check_fft(got, exact, x, w, mode, peer_dtype=np.float64)
+    for workers in (2, 3):
+        same_bits(whole(x, w, None, workers), whole(x, w, None, 1))
+
+
 def test_fftconvolve_bits_do_not_depend_on_workers():
     """The layout (and auto's method) is chosen for the machine's core count, never for the
     call's ``workers``, so the bits of a result cannot change with it."""

@@ -21,6 +21,10 @@ pub trait Domain<T: FftFloat>: Sync {
     fn forward(&self, buf: &mut [Self::Sample], spec: &mut [C<T>], parallel: bool);
     /// Inverse transform, unnormalised; `spec` may be overwritten.
     fn inverse(&self, spec: &mut [C<T>], buf: &mut [Self::Sample], parallel: bool);
+    /// The same kind of transform for lengths `f` (the last one even for real samples).
+    fn with_lengths(f: &[usize]) -> Self
+    where
+        Self: Sized;
 }
 
 /// Real samples: real-to-complex along the last axis, complex along the others.
@@ -76,6 +80,10 @@ impl<T: FftFloat> Domain<T> for RealDomain<T> {
         }
         rows_inverse_real(spec, buf, self.c2r.as_ref(), parallel);
     }
+
+    fn with_lengths(f: &[usize]) -> Self {
+        RealDomain::new(f)
+    }
 }
 
 /// Complex samples: complex transforms along every axis.
@@ -123,5 +131,9 @@ where
             along_axis(spec, &self.f, axis, fft.as_ref(), parallel);
         }
         buf.copy_from_slice(spec);
+    }
+
+    fn with_lengths(f: &[usize]) -> Self {
+        ComplexDomain::new(f)
     }
 }

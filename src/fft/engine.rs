@@ -17,9 +17,10 @@ use crate::error::{ConvError, Result};
 use crate::fft::domain::Domain;
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
+use crate::fft::two_phase;
 use crate::geometry::{c_strides, for_each_axis_index, unravel};
 use crate::interrupt;
-use crate::parallel::pool;
+use crate::parallel::{join_if, pool};
 use crate::scratch::{self, Scratch};
 
 /// A tile's sample buffer and spectrum buffer (reused between calls; see [`scratch`]).
@@ -115,11 +116,37 @@ where
                 scratch::overwritten(self.domain.spec_len(), zero()),
             )
         };
+        if total == 1 && kernels.is_none() && two_phase::applies(&self.layout.f) {
+            let half = D::with_lengths(&[self.layout.f[0] / 2]);
+            let half = &half;
+            let base = self.layout.base[0];
+            let mut run = move || {
+                two_phase::convolve(
+                    half,
+                    self.x.data,
+                    base,
+                    self.h.data,
+                    self.layout.f[0],
+                    self.layout.extract[0],
+                    out,
+                    threads > 1,
+                )
+            };
+            if threads > 1 {
+                pool(threads)?.install(run);
+            } else {
+                run();
+            }
+            return Ok(());
+        }
         let work = || -> Result<()> {
             if total == 1 && kernels.is_none() {
-                // One tile: transform the signal while another thread transforms the kernel.
+                // One tile: transform the signal while another thread transforms the kernel
+                // (on one thread, one after the other: a bare `rayon::join` here would run on
+                // rayon's global pool, two threads for a `workers=1` call).
                 let mut bufs = new_bufs();
-                let (owned, ()) = rayon::join(
+                let (owned, ()) = join_if(
+                    threads > 1,
                     || self.kernel_spectra(false),
                     || self.tile_forward(&mut bufs, 0, 0, &per_batch, inner),
                 );

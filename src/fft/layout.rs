@@ -14,6 +14,7 @@
 
 use crate::error::{ConvError, Result};
 use crate::fft::sizes::{fast_len, fast_real_len};
+use crate::fft::two_phase;
 use crate::geometry::AxisGeometry;
 
 /// Per-axis tiling of an FFT convolution.
@@ -51,7 +52,12 @@ impl FftLayout {
             let off = (g.start + g.k as isize - 1) as usize;
             // The kernel is placed whole in the tile, so F >= k as well.
             let need = (off + g.m).max(g.n + g.k - 1 - off).max(g.k);
-            layout.f.push(transform_len(need, i + 1 == d, real));
+            // A long 1-D transform runs in two phases ([`two_phase`]), with its own lengths.
+            let f = match two_phase::transform_len(need) {
+                Some(f) if d == 1 => f,
+                _ => transform_len(need, i + 1 == d, real),
+            };
+            layout.f.push(f);
             layout.tile.push(g.m);
             layout.extract.push(off);
             layout.base.push(0);

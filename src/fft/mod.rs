@@ -1,8 +1,9 @@
 //! FFT convolution (real-input fast path and complex), whole-array or overlap-save tiles.
 //!
 //! Plans come from realfft/rustfft and are cached per length ([`plans`]); transform lengths
-//! are 7-smooth ([`sizes`]); a [`layout::FftLayout`] says how the output is cut into tiles and
-//! [`engine::FftJob`] runs them. [`correlate_into`] is the entry point with the same contract
+//! are smooth ([`sizes`]); a [`layout::FftLayout`] says how the output is cut into tiles and
+//! [`engine::FftJob`] runs them, a long 1-D one as even and odd half-length transforms
+//! ([`two_phase`]). [`correlate_into`] is the entry point with the same contract
 //! as [`crate::direct::correlate_into`].
 
 pub mod domain;
@@ -12,6 +13,7 @@ pub mod plans;
 pub mod prepared;
 pub mod sizes;
 pub mod transform;
+pub mod two_phase;
 
 use std::marker::PhantomData;
 use std::mem::MaybeUninit;

@@ -1002,17 +1002,8 @@ mod tests {
     use crate::simd::supported_isas;
 
     fn data(len: usize, seed: u64) -> Vec<f32> {
-        let mut s = seed
-            .wrapping_mul(6364136223846793005)
-            .wrapping_add(1442695040888963407);
-        (0..len)
-            .map(|_| {
-                s = s
-                    .wrapping_mul(6364136223846793005)
-                    .wrapping_add(1442695040888963407);
-                ((s >> 40) as f32 / (1u64 << 24) as f32) * 4.0 - 1.0
-            })
-            .collect()
+        let v = crate::test_values::uniform(len, seed, -1.0, 3.0);
+        v.into_iter().map(|x| x as f32).collect()
     }
 
     type Results = (Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>, Vec<f32>);

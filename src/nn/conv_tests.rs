@@ -35,17 +35,8 @@ impl Case {
 
 /// Deterministic pseudo-random values in [-1, 1).
 fn values<T: ConvFloat>(len: usize, seed: u64) -> Vec<T> {
-    let mut s = seed
-        .wrapping_mul(6364136223846793005)
-        .wrapping_add(1442695040888963407);
-    (0..len)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            T::from(((s >> 11) as f64) / ((1u64 << 53) as f64) * 2.0 - 1.0).unwrap()
-        })
-        .collect()
+    let v = crate::test_values::uniform(len, seed, -1.0, 1.0);
+    v.into_iter().map(|x| T::from(x).unwrap()).collect()
 }
 
 /// Calls `f(n, g, co_in_group, ci_in_group, k, o, input index)` for every multiply-add of

@@ -5,15 +5,8 @@
 use super::*;
 
 fn values(n: usize, seed: u64) -> Vec<f32> {
-    let mut s = seed;
-    (0..n)
-        .map(|_| {
-            s = s
-                .wrapping_mul(6364136223846793005)
-                .wrapping_add(1442695040888963407);
-            ((s >> 40) as f32 / (1u64 << 24) as f32) - 0.5
-        })
-        .collect()
+    let v = crate::test_values::uniform(n, seed, -0.5, 0.5);
+    v.into_iter().map(|x| x as f32).collect()
 }
 
 type Case = (

@@ -68,8 +68,9 @@ def measure(
     The caller is expected to have warmed each callable up once. One more call (the faster
     of two, for cheap calls) calibrates it; then each gets about ``budget_s / t_call``
     samples (clamped to ``[min_samples, max_samples]``). The samples are taken in
-    ``min_samples`` rounds, each implementation taking its share of a round back to back, so
-    that drift in a shared, noisy machine hits every implementation alike. An implementation
+    ``min_samples`` rounds, each implementation taking its share of a round back to back (the
+    order rotated from round to round), so that drift in a shared, noisy machine hits every
+    implementation alike. An implementation
     cheap enough for it (``t_call * min_samples <= budget_s``) makes untimed calls for
     :data:`REWARM_S` before each of its bursts, so that it is not timed cold right after a slow
     peer. The garbage
@@ -104,8 +105,14 @@ def measure(
             rewarm = t * min_samples <= budget_s
             plans[name] = (number, max(1, min_samples, min(max_samples, samples)), rewarm)
         rounds = max(1, min_samples)
+        names = list(fns)
         for r in range(rounds):
-            for name, fn in fns.items():
+            # Each round starts with a different implementation: whatever the first one of a
+            # round suffers after the last round's slow single-threaded peers (a second core
+            # that the VM's host has parked), no implementation suffers it in every round.
+            shift = r % len(names)
+            for name in names[shift:] + names[:shift]:
+                fn = fns[name]
                 number, samples, rewarm = plans[name]
                 if rewarm:  # untimed: the previous implementation may have left caches cold
                     _rewarm(fn)
