@@ -62,6 +62,7 @@ def measure(
     min_samples: int = 5,
     max_samples: int = 1000,
     min_sample_s: float = 2e-4,
+    rounds: int | None = None,
 ) -> dict:
     """Time several zero-argument callables on the same problem.
 
@@ -86,6 +87,11 @@ def measure(
         Bounds on the number of samples.
     min_sample_s : float, optional
         Shorter calls are batched so that one sample lasts at least this long.
+    rounds : int, optional
+        Rounds the samples are spread over (default ``min_samples``). More rounds than an
+        implementation has samples: it takes them in evenly spaced rounds, so a slow peer
+        costs no more while the cheap implementations are sampled throughout the drift of
+        a noisy machine.
 
     Returns
     -------
@@ -104,7 +110,7 @@ def measure(
             samples = int(budget_s / (t * number))
             rewarm = t * min_samples <= budget_s
             plans[name] = (number, max(1, min_samples, min(max_samples, samples)), rewarm)
-        rounds = max(1, min_samples)
+        rounds = max(1, rounds or min_samples)
         names = list(fns)
         for r in range(rounds):
             # Each round starts with a different implementation: whatever the first one of a
@@ -114,9 +120,9 @@ def measure(
             for name in names[shift:] + names[:shift]:
                 fn = fns[name]
                 number, samples, rewarm = plans[name]
-                if rewarm:  # untimed: the previous implementation may have left caches cold
-                    _rewarm(fn)
                 share = samples * (r + 1) // rounds - samples * r // rounds
+                if share and rewarm:  # untimed: the last implementation may have left caches cold
+                    _rewarm(fn)
                 times[name] += [_per_call(fn, number) for _ in range(share)]
     finally:
         if gc_was_enabled:
