@@ -702,6 +702,29 @@ def test_long_1d_transforms_match_scipy_at_any_worker_count(case, mode):
         same_bits(whole(x, w, None, workers), whole(x, w, None, 1))
 
 
+@given(
+    st.integers(1, 40_000),
+    st.integers(1, 40_000),
+    modes,
+    st.sampled_from(FLOAT_DTYPES),
+    st.data(),
+)
+def test_long_1d_transforms_meet_the_bound(n, k, mode, dtype, data):
+    """Long 1-D signals and kernels (the two-phase path where the transform is at least 2^14
+    points), any layout of the inputs, within the FFT bound of the output dtype against SciPy
+    on inputs widened to float64/complex128."""
+    x = data.draw(arrays(np.dtype(dtype), (n,)))
+    w = data.draw(arrays(np.dtype(dtype), (k,)))
+    got = outcome(layout_call("fft", mode), x, w, None, 2)
+    want = outcome(ss.fftconvolve, x, w, mode)
+    if isinstance(want, Exception) or isinstance(got, Exception):
+        assert_matches(got, want)
+        return
+    hi = wide(want.dtype)
+    exact = ss.fftconvolve(x.astype(hi), w.astype(hi), mode).astype(want.dtype)
+    check_fft(got, exact, x, w, mode, peer_dtype=np.float64)
+
+
 def test_fftconvolve_bits_do_not_depend_on_workers():
     """The layout (and auto's method) is chosen for the machine's core count, never for the
     call's ``workers``, so the bits of a result cannot change with it."""

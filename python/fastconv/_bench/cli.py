@@ -15,10 +15,10 @@ FULL = {"budget_s": 0.2, "min_samples": 5, "max_samples": 2000}
 QUICK = {"budget_s": 0.03, "min_samples": 3, "max_samples": 200}
 DEMO = {"budget_s": 0.015, "min_samples": 3, "max_samples": 100}
 #: The FFT grid holds calls of several seconds (SciPy's 2-D direct sums): three samples of
-#: those, spread over nine rounds, in which fastconv's calls (1-40 ms) take about 0.4 s of
-#: samples each: with three rounds, one slow spell of the shared machine (calls 1.5x slower
-#: for a few seconds) moved a median by 20-60%.
-FFT_FULL = {**FULL, "budget_s": 0.4, "min_samples": 3, "rounds": 9}
+#: those, in evenly spaced rounds of 25, in which fastconv's calls (1-40 ms) take about 0.4 s
+#: of samples each. With three rounds, a slow spell of the shared machine (calls 1.5-3x
+#: slower for a few seconds) fell on one method's bursts and moved its median by 20-60%.
+FFT_FULL = {**FULL, "budget_s": 0.4, "min_samples": 3, "rounds": 25}
 
 GRIDS = ("direct", "fft", "nn", "all", "train", "dask")
 
