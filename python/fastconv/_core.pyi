@@ -27,6 +27,50 @@ def correlate(
     MemoryError when the output cannot be allocated, TypeError for other dtypes.
     """
 
+def fast_1d(
+    in1: Any,
+    in2: Any,
+    mode: Any,
+    flip: bool,
+    numpy_rules: bool,
+    method: str = "auto",
+    workers: Optional[int] = None,
+) -> Optional[npt.NDArray[np.inexact]]:
+    """The common 1-D call decided and run in Rust: two non-empty 1-D float or complex arrays
+    of one dtype and a mode string give the result of ``method`` ('auto' or 'direct');
+    anything else (other types, shapes or modes, ``workers`` below 1) gives None, and the
+    caller takes its full Python path. ``numpy_rules``: the longer input is the signal."""
+
+class Convolver:
+    """A convolution prepared for one kernel and one signal shape; call it with signals."""
+
+    def __init__(
+        self,
+        kernel: npt.NDArray[np.generic],
+        shape: Sequence[int],
+        mode: str,
+        batch_ndim: int = 0,
+        flip: bool = True,
+        conj: bool = False,
+        method: str = "auto",
+        workers: Optional[int] = None,
+    ) -> None:
+        """Prepares the correlation (convolution when ``flip``) of signals of shape ``shape``
+        and the kernel's dtype with ``kernel``; ``method`` is 'auto', 'direct', 'fft',
+        'fft_any' or 'oa'. Raises ValueError for inconsistent arguments."""
+    def __call__(self, x: npt.NDArray[np.generic]) -> npt.NDArray[np.generic]:
+        """The prepared convolution of ``x`` (of the prepared shape and dtype; TypeError for
+        another dtype)."""
+    @property
+    def method(self) -> str:
+        """The method chosen: 'direct', 'fft' or 'oa'."""
+    @property
+    def shape(self) -> List[int]:
+        """The signal shape this convolver takes."""
+    @property
+    def out_shape(self) -> List[int]:
+        """The shape of each result."""
+
 def choose_method(
     in1: npt.NDArray[np.generic],
     in2: npt.NDArray[np.generic],

@@ -20,6 +20,7 @@ from fastconv._args import (
     check_method,
     check_mode,
     check_workers,
+    is_plain_workers,
     normalize_axes,
     valid_swap_check,
 )
@@ -171,11 +172,14 @@ def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool)
 
 def _fast_1d(in1, in2, mode, method, axes, workers, flip: bool):
     """The common call, decided and run in Rust (``_core.fast_1d``): two non-empty 1-D arrays
-    of one native dtype, default axes and workers, a mode string, on SciPy's NumPy path.
-    Returns None for anything else, which then takes the full argument checks."""
-    if axes is not None or workers is not None or not (method == "auto" or method == "direct"):
+    of one native dtype, default axes, no or a positive int ``workers``, a mode string, on
+    SciPy's NumPy path. Returns None for anything else, which then takes the full argument
+    checks."""
+    if axes is not None or not (method == "auto" or method == "direct"):
         return None
-    return _core.fast_1d(in1, in2, mode, flip, False, method)
+    if not is_plain_workers(workers):
+        return None
+    return _core.fast_1d(in1, in2, mode, flip, False, method, workers)
 
 
 # 'fft' runs the cheaper FFT layout (one whole-array transform or overlap-save tiles); 'auto'

@@ -197,10 +197,12 @@ fn costs_dict<'py>(py: Python<'py>, costs: &Costs) -> PyResult<Bound<'py, PyDict
 /// float32, float64, complex64, complex128 and a mode string. Returns `None` for anything
 /// else (the caller then takes its full Python path). `numpy_rules`: the longer input plays
 /// the signal (NumPy); otherwise SciPy's rules ('same' keeps `in1`'s length). Correlation
-/// conjugates `in2` for complex input. Runs `method` ("auto" or "direct") on the default
-/// threads.
+/// conjugates `in2` for complex input. Runs `method` ("auto" or "direct") on `workers`
+/// threads (the default count when `None`; any other value below 1 takes the Python path,
+/// which raises).
 #[pyfunction]
-#[pyo3(signature = (in1, in2, mode, flip, numpy_rules, method="auto"))]
+#[pyo3(signature = (in1, in2, mode, flip, numpy_rules, method="auto", workers=None))]
+#[allow(clippy::too_many_arguments)]
 pub fn fast_1d<'py>(
     py: Python<'py>,
     in1: &Bound<'py, PyAny>,
@@ -209,7 +211,13 @@ pub fn fast_1d<'py>(
     flip: bool,
     numpy_rules: bool,
     method: &str,
+    workers: Option<isize>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
+    let threads = match workers {
+        None => resolve_workers(None)?,
+        Some(w) if w >= 1 => w as usize,
+        Some(_) => return Ok(None),
+    };
     let request = match method {
         "auto" => Request::Auto,
         "direct" => Request::Exactly(crate::method::Method::Direct),
@@ -249,7 +257,7 @@ pub fn fast_1d<'py>(
         mode,
         batch_ndim: 0,
         orient: Orientation { flip, conj: false },
-        threads: resolve_workers(None)?,
+        threads,
     };
     macro_rules! typed {
         ($t:ty, $complex:expr) => {{
