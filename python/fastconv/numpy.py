@@ -48,7 +48,7 @@ def convolve(a, v, mode: ModeArg = "full", *, workers: Optional[int] = None) -> 
         double and fastconv refuses.
     """
     if is_plain_workers(workers):
-        fast = _core.fast_1d(a, v, mode, True, True, "auto", workers)
+        fast = _core.fast_1d(a, v, mode, True, True, workers=workers)
         if fast is not None:
             return fast
     workers = check_workers(workers)
@@ -74,7 +74,7 @@ def correlate(a, v, mode: ModeArg = "valid", *, workers: Optional[int] = None) -
     does.
     """
     if is_plain_workers(workers):
-        fast = _core.fast_1d(a, v, mode, False, True, "auto", workers)
+        fast = _core.fast_1d(a, v, mode, False, True, workers=workers)
         if fast is not None:
             return fast
     workers = check_workers(workers)

@@ -175,9 +175,7 @@ def _fast_1d(in1, in2, mode, method, axes, workers, flip: bool):
     of one native dtype, default axes, no or a positive int ``workers``, a mode string, on
     SciPy's NumPy path. Returns None for anything else, which then takes the full argument
     checks."""
-    if axes is not None or not (method == "auto" or method == "direct"):
-        return None
-    if not is_plain_workers(workers):
+    if axes is not None or method not in ("auto", "direct") or not is_plain_workers(workers):
         return None
     return _core.fast_1d(in1, in2, mode, flip, False, method, workers)
 

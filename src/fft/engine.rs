@@ -116,30 +116,14 @@ where
                 scratch::overwritten(self.domain.spec_len(), zero()),
             )
         };
-        if total == 1 && kernels.is_none() && two_phase::applies(&self.layout.f) {
-            let half = D::with_lengths(&[self.layout.f[0] / 2]);
-            let half = &half;
-            let base = self.layout.base[0];
-            let mut run = move || {
-                two_phase::convolve(
-                    half,
-                    self.x.data,
-                    base,
-                    self.h.data,
-                    self.layout.f[0],
-                    self.layout.extract[0],
-                    out,
-                    threads > 1,
-                )
-            };
-            if threads > 1 {
-                pool(threads)?.install(run);
-            } else {
-                run();
+        let mut work = || -> Result<()> {
+            if total == 1 && kernels.is_none() && two_phase::applies(&self.layout.f) {
+                let half = D::with_lengths(&[self.layout.f[0] / 2]);
+                let (x, h, layout) = (self.x.data, self.h.data, self.layout);
+                let (f, base, extract) = (layout.f[0], layout.base[0], layout.extract[0]);
+                two_phase::convolve(&half, x, base, h, f, extract, out, threads > 1);
+                return Ok(());
             }
-            return Ok(());
-        }
-        let work = || -> Result<()> {
             if total == 1 && kernels.is_none() {
                 // One tile: transform the signal while another thread transforms the kernel
                 // (on one thread, one after the other: a bare `rayon::join` here would run on

@@ -68,14 +68,12 @@ def measure(
 
     The caller is expected to have warmed each callable up once. One more call (the faster
     of two, for cheap calls) calibrates it; then each gets about ``budget_s / t_call``
-    samples (clamped to ``[min_samples, max_samples]``). The samples are taken in
-    ``min_samples`` rounds, each implementation taking its share of a round back to back (the
-    order rotated from round to round), so that drift in a shared, noisy machine hits every
-    implementation alike. An implementation
-    cheap enough for it (``t_call * min_samples <= budget_s``) makes untimed calls for
-    :data:`REWARM_S` before each of its bursts, so that it is not timed cold right after a slow
-    peer. The garbage
-    collector is paused meanwhile.
+    samples (clamped to ``[min_samples, max_samples]``). The samples are taken in ``rounds``
+    rounds, each implementation taking its share of a round back to back (the order rotated
+    from round to round), so that drift in a shared, noisy machine hits every implementation
+    alike. An implementation cheap enough for it (``t_call * min_samples <= budget_s``) makes
+    untimed calls for :data:`REWARM_S` before each of its bursts, so that it is not timed cold
+    right after a slow peer. The garbage collector is paused meanwhile.
 
     Parameters
     ----------
