@@ -187,10 +187,8 @@ where
             };
             fill_tile(src, kshape, &window, &mut buf, &self.layout.f, inner);
             let mut spec = scratch::overwritten(self.domain.spec_len(), zero());
-            self.domain.forward(&mut buf, &mut spec, inner);
-            for_chunks(&mut spec, None, inner, |s, _| {
-                s.iter_mut().for_each(|v| *v = *v * scale)
-            });
+            self.domain.kernel_forward(&mut buf, &mut spec, inner);
+            scale_all(&mut spec, scale, inner);
             spec
         };
         if parallel && blocks > 1 {
@@ -240,7 +238,7 @@ where
             count: &count,
         };
         fill_tile(xs, xshape, &window, buf, &layout.f, parallel);
-        self.domain.forward(buf, spec, parallel);
+        self.domain.signal_forward(buf, spec, parallel);
     }
 
     /// Multiplies the tile's spectrum by the kernel's, transforms back and writes the tile's
@@ -259,12 +257,7 @@ where
     ) {
         let layout = self.layout;
         let i0 = self.tile_origin(tile, per_batch);
-        for_chunks(spec, Some(kernel), parallel, |s, k| {
-            for (s, k) in s.iter_mut().zip(k) {
-                *s = *s * *k;
-            }
-        });
-        self.domain.inverse(spec, buf, parallel);
+        self.domain.multiply_inverse(spec, kernel, buf, parallel);
         let m: Vec<usize> = self.plan.axes.iter().map(|g| g.m).collect();
         let keep: Vec<usize> = (0..m.len())
             .map(|d| layout.tile[d].min(m[d] - i0[d]))
@@ -396,20 +389,12 @@ fn fill_tile<S: Element>(
     }
 }
 
-/// Runs `f` on matching chunks of `a` and `b` (empty chunks of `b` when `None`), in
-/// parallel with `parallel`.
-fn for_chunks<V: Send + Sync>(
-    a: &mut [V],
-    b: Option<&[V]>,
-    parallel: bool,
-    f: impl Fn(&mut [V], &[V]) + Sync,
-) {
-    match (b, parallel) {
-        (Some(b), true) => a
-            .par_chunks_mut(POINTS_PER_TASK)
-            .zip(b.par_chunks(POINTS_PER_TASK))
-            .for_each(|(a, b)| f(a, b)),
-        (None, true) => a.par_chunks_mut(POINTS_PER_TASK).for_each(|a| f(a, &[])),
-        (b, false) => f(a, b.unwrap_or(&[])),
+/// Multiplies every element of `a` by `factor`, in parallel with `parallel`.
+fn scale_all<T: FftFloat>(a: &mut [C<T>], factor: T, parallel: bool) {
+    let scale = |a: &mut [C<T>]| a.iter_mut().for_each(|v| *v = *v * factor);
+    if parallel {
+        a.par_chunks_mut(POINTS_PER_TASK).for_each(scale);
+    } else {
+        scale(a);
     }
 }

@@ -34,7 +34,7 @@ pub fn rows_forward_real<T: FftFloat>(
 ) {
     let (n, h) = (r2c.len(), r2c.len() / 2 + 1);
     let work = |scratch: &mut [C<T>], row: &mut [T], out: &mut [C<T>]| {
-        if row.iter().all(|v| *v == T::zero()) {
+        if is_all_zero(row) {
             out.fill(C::new(T::zero(), T::zero()));
         } else {
             // Lengths match the plan by construction, so this cannot fail.
@@ -58,6 +58,15 @@ pub fn rows_forward_real<T: FftFloat>(
             work(&mut s, row, out);
         }
     }
+}
+
+/// Whether every sample of `row` is zero, tested a block at a time: the comparisons inside a
+/// block have no early exit, so they vectorise (an element-wise `all` stays scalar, and on
+/// the padding rows of a tile it cost as much as a tenth of a 2-D convolution).
+fn is_all_zero<T: FftFloat>(row: &[T]) -> bool {
+    const BLOCK: usize = 64;
+    row.chunks(BLOCK)
+        .all(|block| block.iter().fold(true, |zero, v| zero & (*v == T::zero())))
 }
 
 /// Complex-to-real transform of every row of `spec` into the rows of `buf` (unnormalised);
@@ -106,6 +115,13 @@ unsafe impl<T: Send> Send for Columns<T> {}
 // SAFETY: as above.
 unsafe impl<T: Send> Sync for Columns<T> {}
 
+impl<T> Columns<T> {
+    /// The address of element `i` (a method, so closures capture the whole `Sync` wrapper).
+    fn at(self, i: usize) -> *mut C<T> {
+        self.0.wrapping_add(i)
+    }
+}
+
 /// Complex transform along `axis` of a C-order array of `shape`, in place.
 ///
 /// Lines along an inner axis are strided: they are gathered a panel of [`PANEL`] columns at a
@@ -118,20 +134,108 @@ pub fn along_axis<T: FftFloat>(
     fft: &dyn Fft<T>,
     parallel: bool,
 ) {
+    let inner: usize = shape[axis + 1..].iter().product();
+    if shape[axis] <= 1 || data.is_empty() {
+        return;
+    }
+    if inner == 1 {
+        assert_eq!(
+            data.len(),
+            shape.iter().product::<usize>(),
+            "array does not match its shape"
+        );
+        return contiguous_lines(data, shape[axis], fft, parallel);
+    }
+    let transform = |lines: &mut [C<T>], scratch: &mut [C<T>], _| {
+        fft.process_with_scratch(lines, scratch);
+        true
+    };
+    for_each_panel(data, shape, axis, &[fft], parallel, &transform);
+}
+
+/// Complex transform along `axis` of a C-order array of `shape` into `out` in line-major
+/// order: the last two axes of `(outer, len, inner)` swapped, so that each transformed line
+/// is contiguous (`out[(a * inner + c) * len + t]` holds element `t` of line `(a, c)`).
+/// `data` is left as it was.
+pub fn along_axis_to_line_major<T: FftFloat>(
+    data: &mut [C<T>],
+    shape: &[usize],
+    axis: usize,
+    fft: &dyn Fft<T>,
+    out: &mut [C<T>],
+    parallel: bool,
+) {
+    assert_eq!(out.len(), data.len(), "output does not match the input");
+    let dst = Columns(out.as_mut_ptr());
+    let transform_and_store = |lines: &mut [C<T>], scratch: &mut [C<T>], at: usize| {
+        fft.process_with_scratch(lines, scratch);
+        // SAFETY: `at + lines.len()` is at most `data.len() == out.len()` ([`for_each_panel`]),
+        // and panels occupy disjoint ranges of the line-major layout.
+        unsafe { std::ptr::copy_nonoverlapping(lines.as_ptr(), dst.at(at), lines.len()) };
+        false
+    };
+    for_each_panel(data, shape, axis, &[fft], parallel, &transform_and_store);
+}
+
+/// Circular convolution along `axis` of a C-order array of `shape`, in place: each line is
+/// transformed by `forward`, multiplied by its line of `kernel` (the kernel's spectrum along
+/// this axis in line-major order, from [`along_axis_to_line_major`]) and transformed back by
+/// `inverse`, while its panel is in cache. The same arithmetic as [`along_axis`], a product
+/// and [`along_axis`] again, without writing the spectrum back in between.
+pub fn convolve_along_axis<T: FftFloat>(
+    data: &mut [C<T>],
+    shape: &[usize],
+    axis: usize,
+    (forward, inverse): (&dyn Fft<T>, &dyn Fft<T>),
+    kernel: &[C<T>],
+    parallel: bool,
+) {
+    assert_eq!(
+        kernel.len(),
+        data.len(),
+        "kernel spectrum does not match the array"
+    );
+    let convolve = |lines: &mut [C<T>], scratch: &mut [C<T>], at: usize| {
+        forward.process_with_scratch(lines, scratch);
+        let n = lines.len();
+        for (v, k) in lines.iter_mut().zip(&kernel[at..at + n]) {
+            *v = *v * *k;
+        }
+        inverse.process_with_scratch(lines, scratch);
+        true
+    };
+    for_each_panel(data, shape, axis, &[forward, inverse], parallel, &convolve);
+}
+
+/// What [`for_each_panel`] does to one gathered panel: `op(lines, fft_scratch, at)` gets the
+/// panel's lines one after another and their offset in line-major order, and returns whether
+/// to scatter them back.
+type PanelOp<'a, T> = dyn Fn(&mut [C<T>], &mut [C<T>], usize) -> bool + Sync + 'a;
+
+/// Gathers the lines along `axis` of a C-order array of `shape` a panel of [`PANEL`]
+/// columns at a time into a contiguous buffer, runs `op` on it and scatters it back if
+/// asked; in parallel over panels with `parallel`. `ffts` are the transforms `op` runs (for
+/// the size of their scratch).
+fn for_each_panel<T: FftFloat>(
+    data: &mut [C<T>],
+    shape: &[usize],
+    axis: usize,
+    ffts: &[&dyn Fft<T>],
+    parallel: bool,
+    op: &PanelOp<'_, T>,
+) {
     let len = shape[axis];
     let inner: usize = shape[axis + 1..].iter().product();
     let total: usize = shape.iter().product();
-    if len <= 1 || data.is_empty() {
+    assert_eq!(data.len(), total, "array does not match its shape");
+    if total == 0 {
         return;
     }
-    assert_eq!(data.len(), total, "array does not match its shape");
-    if inner == 1 {
-        return contiguous_lines(data, len, fft, parallel);
-    }
     let outer = total / (len * inner);
+    let scratch_len = ffts.iter().map(|f| f.get_inplace_scratch_len()).max();
+    let scratch_len = scratch_len.unwrap_or(0);
     let panels_per_block = inner.div_ceil(PANEL);
     let base = Columns(data.as_mut_ptr());
-    let scratch_len = fft.get_inplace_scratch_len();
     let panel = move |bufs: &mut (Scratch<C<T>>, Scratch<C<T>>), p: usize| {
         let (a, c0) = (p / panels_per_block, (p % panels_per_block) * PANEL);
         let width = PANEL.min(inner - c0);
@@ -147,11 +251,12 @@ pub fn along_axis<T: FftFloat>(
                     *tmp.get_unchecked_mut(j * len + t) = *row.add(j);
                 }
             }
-            fft.process_with_scratch(&mut tmp[..width * len], scratch);
-            for t in 0..len {
-                let row = ptr.0.add(block + t * inner + c0);
-                for j in 0..width {
-                    *row.add(j) = *tmp.get_unchecked(j * len + t);
+            if op(&mut tmp[..width * len], scratch, block + c0 * len) {
+                for t in 0..len {
+                    let row = ptr.0.add(block + t * inner + c0);
+                    for j in 0..width {
+                        *row.add(j) = *tmp.get_unchecked(j * len + t);
+                    }
                 }
             }
         }
@@ -204,6 +309,54 @@ mod tests {
                     }
                 }
             }
+        }
+    }
+
+    #[test]
+    fn fused_axis_convolution_matches_the_separate_passes() {
+        // Axis 1 of a 2 x 5 x 19 array (19 > one panel, so two panels per block).
+        let shape = [2usize, 5, 19];
+        let n: usize = shape.iter().product();
+        let data: Vec<C<f64>> = (0..n)
+            .map(|i| C::new((i % 11) as f64 - 5.0, (i % 3) as f64))
+            .collect();
+        let kernel: Vec<C<f64>> = (0..n)
+            .map(|i| C::new((i % 5) as f64 * 0.5, -((i % 7) as f64)))
+            .collect();
+        let p = <f64 as FftFloat>::planners();
+        let (fwd, inv) = (p.complex(5, false), p.complex(5, true));
+        for parallel in [false, true] {
+            // Separate passes: transform, product (natural layout), inverse transform.
+            let mut want = data.clone();
+            along_axis(&mut want, &shape, 1, fwd.as_ref(), parallel);
+            let mut k_natural = kernel.clone();
+            along_axis(&mut k_natural, &shape, 1, fwd.as_ref(), parallel);
+            want.iter_mut().zip(&k_natural).for_each(|(w, k)| *w *= *k);
+            along_axis(&mut want, &shape, 1, inv.as_ref(), parallel);
+            // Fused, with the kernel spectrum line-major.
+            let mut k_lines = vec![C::new(0.0, 0.0); n];
+            let mut k_in = kernel.clone();
+            along_axis_to_line_major(&mut k_in, &shape, 1, fwd.as_ref(), &mut k_lines, parallel);
+            assert_eq!(k_in, kernel, "the input is left as it was");
+            for a in 0..shape[0] {
+                for t in 0..shape[1] {
+                    for c in 0..shape[2] {
+                        let natural = (a * shape[1] + t) * shape[2] + c;
+                        let line_major = (a * shape[2] + c) * shape[1] + t;
+                        assert_eq!(k_lines[line_major], k_natural[natural]);
+                    }
+                }
+            }
+            let mut got = data.clone();
+            convolve_along_axis(
+                &mut got,
+                &shape,
+                1,
+                (fwd.as_ref(), inv.as_ref()),
+                &k_lines,
+                parallel,
+            );
+            assert_eq!(got, want, "same arithmetic, same bits");
         }
     }
 }
