@@ -8,7 +8,7 @@
 
 use crate::direct::Plan;
 use crate::fft::layout::FftLayout;
-use crate::fft::sizes::{relative_cost, smallest_smooth_len};
+use crate::fft::sizes::{relative_cost, tile_lengths};
 use crate::fft::two_phase;
 use crate::parallel::PARALLEL_WORK_THRESHOLD;
 use crate::simd::Isa;
@@ -279,14 +279,13 @@ pub fn overlap_save_block(plan: &Plan) -> Vec<usize> {
         .iter()
         .map(|g| {
             let mut best = (f64::INFINITY, g.m);
-            let mut f = smallest_smooth_len(2 * g.k);
-            while f <= g.m.saturating_add(g.k).saturating_mul(4) && f < (1 << 24) {
+            let longest = g.m.saturating_add(g.k).saturating_mul(4).min(1 << 24);
+            for f in tile_lengths(2 * g.k, longest) {
                 let useful = (f - g.k + 1).min(g.m) as f64;
                 let per_output = nlogn(f as f64) / useful;
                 if per_output < best.0 {
                     best = (per_output, f - g.k + 1);
                 }
-                f = smallest_smooth_len(f + f / 8 + 1);
             }
             best.1.clamp(1, g.m.max(1))
         })
