@@ -104,6 +104,14 @@ const KERNEL_TRANSFORMS: f64 = 1.0;
 /// edge columns are 2.7% and 0.7% of the outputs there, which this factor reconciles.
 const DIRECT_EDGE_COLUMN_FACTOR: f64 = 20.0;
 
+/// Cost of a multiply-add of the N-D direct kernel (a kernel of several rows) relative to the
+/// 1-D row kernel's, in the interior. Fitted 2026-11-30 on the development machine ('same',
+/// 512x512 and 2048x2048 images, square kernels of 7 to 21 taps a side, float32 and float64,
+/// one and two threads) after the FFT tiles got ~25% faster: the direct method then ran
+/// 1.16-1.4x further above its model than overlap-save did above its own on 2048x2048
+/// (with 15x15 float32 the model picked direct at 17.4 ms over overlap-save at 14.9).
+const DIRECT_KERNEL_ROWS_FACTOR: f64 = 1.3;
+
 /// Fraction of ideal speed-up the direct kernel reaches on `t` threads above the threshold.
 const DIRECT_PARALLEL_EFFICIENCY: f64 = 0.9;
 /// Speed-up of one whole-array FFT on several threads: only the two forward transforms and
@@ -169,9 +177,10 @@ fn memory_factor(points: f64, kind: Kind) -> f64 {
     1.0 + (bytes / (8.0 * 1024.0 * 1024.0)).log2().max(0.0)
 }
 
-/// The direct kernel's slow-down from the edge columns of an N-D call (1 for a kernel of
-/// one row: a 1-D row kernel clips its taps at the ends at full speed).
-fn edge_column_factor(plan: &Plan) -> f64 {
+/// The direct kernel's slow-down on an N-D call: [`DIRECT_KERNEL_ROWS_FACTOR`] and the edge
+/// columns (1 for a kernel of one row: a 1-D row kernel clips its taps at the ends at full
+/// speed).
+fn kernel_rows_factor(plan: &Plan) -> f64 {
     let Some((last, lead)) = plan.axes.split_last() else {
         return 1.0;
     };
@@ -180,13 +189,13 @@ fn edge_column_factor(plan: &Plan) -> f64 {
     }
     let (lo, hi) = last.interior();
     let edge = 1.0 - hi.saturating_sub(lo) as f64 / last.m as f64;
-    1.0 + DIRECT_EDGE_COLUMN_FACTOR * edge
+    DIRECT_KERNEL_ROWS_FACTOR * (1.0 + DIRECT_EDGE_COLUMN_FACTOR * edge)
 }
 
 /// Estimated time of the direct kernel, in ns.
 fn direct_estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> f64 {
     let t = threads.max(1) as f64;
-    let one = plan.work() as f64 * direct_ns_per_mac(kind, isa) * edge_column_factor(plan);
+    let one = plan.work() as f64 * direct_ns_per_mac(kind, isa) * kernel_rows_factor(plan);
     let bytes = match kind {
         Kind::F32 => 4,
         Kind::F64 | Kind::C64 | Kind::I64 => 8,

@@ -70,6 +70,37 @@ def fit(quick: bool = False) -> Dict[str, Dict[str, float]]:
     return out
 
 
+#: The model's current N-D direct factor (``DIRECT_KERNEL_ROWS_FACTOR`` in ``src/method.rs``).
+KERNEL_ROWS_FACTOR = 1.3
+
+
+def fit_kernel_rows_factor(quick: bool = False) -> float:
+    """``DIRECT_KERNEL_ROWS_FACTOR`` that makes the model's direct / overlap-save ratio equal
+    the measured one on square images with 13x13 .. 17x17 kernels ('same', one thread, float32
+    and float64): the current factor times the median of measured ratio / model ratio."""
+    from fastconv import _core
+
+    rng = np.random.default_rng(0)
+    n = 1024 if quick else 2048
+    corrections: List[float] = []
+    for dt in "fd":
+        x = rng.standard_normal((n, n)).astype(dt)
+        for k in (13, 15, 17):
+            w = rng.standard_normal((k, k)).astype(dt)
+            times = {}
+            for method in ("direct", "oa"):
+                times[method] = _median_time(
+                    lambda m=method, w=w: _core.correlate(
+                        x, w, "same", 0, True, False, 1, None, m
+                    ),
+                    3,
+                )
+            _, model = _core.method_costs([n, n], [k, k], "same", dt, 0, 1)
+            measured = times["direct"] / times["oa"]
+            corrections.append(measured / (model["direct"] / model["oa"]))
+    return KERNEL_ROWS_FACTOR * float(np.median(corrections))
+
+
 def main(argv: Optional[List[str]] = None) -> int:
     """Entry point of ``python -m fastconv fit-cost``."""
     parser = argparse.ArgumentParser(prog="python -m fastconv fit-cost", description=__doc__)
@@ -85,4 +116,6 @@ def main(argv: Optional[List[str]] = None) -> int:
             f"//   {name:5s} direct {c['direct']:.4f} ns/MAC   fft {c['fft']:.4f} ns/(N log2 N)"
             f"   fft call {c['fixed']:.0f} ns"
         )
+    rows = fit_kernel_rows_factor(args.quick)
+    print(f"const DIRECT_KERNEL_ROWS_FACTOR: f64 = {rows:.2f}; // now {KERNEL_ROWS_FACTOR}")
     return 0
