@@ -90,7 +90,7 @@ def fit_kernel_rows_factor(quick: bool = False) -> float:
             times = {}
             for method in ("direct", "oa"):
                 times[method] = _median_time(
-                    lambda m=method, w=w: _core.correlate(
+                    lambda m=method, x=x, w=w: _core.correlate(
                         x, w, "same", 0, True, False, 1, None, m
                     ),
                     3,
