@@ -40,11 +40,13 @@ def _per_call(fn: Callable[[], object], number: int) -> float:
     return (time.perf_counter() - t0) / number
 
 
-#: Seconds of untimed calls before each burst of a cheap implementation. One call was not
-#: enough after a long single-threaded peer: the second core of this VM took a few
-#: milliseconds to come back to speed, and the first implementation of each round (fastconv's
-#: ``auto``) was timed up to 35% slower than the same method measured later in the round.
-REWARM_S = 0.005
+#: Seconds of untimed calls before each burst of a cheap implementation. After 50 ms of
+#: single-threaded work (a SciPy peer, or fastconv with ``workers=1``) the second core of this
+#: VM runs slow for about 10 ms: a two-threaded n=1e5, k=1e3 float32 convolution took
+#: 0.34 ms for its first ~30 calls, then 0.22 ms (after 50 ms of sleeping instead: 0.22 ms
+#: from the second call). 5 ms of re-warming left the first implementation after a peer
+#: timed up to 40% slow, so it is 20 ms.
+REWARM_S = 0.02
 
 
 def _rewarm(fn: Callable[[], object]) -> None:
@@ -53,6 +55,24 @@ def _rewarm(fn: Callable[[], object]) -> None:
     fn()
     while time.perf_counter() - t0 < REWARM_S:
         fn()
+
+
+def round_order(count: int, round_index: int) -> list:
+    """The order in which ``count`` implementations run in round ``round_index``: the rows of a
+    balanced Latin square (Williams design), cycled. Over a cycle of ``count`` rounds (of
+    ``2 * count`` when ``count`` is odd, and then twice each) every implementation goes first
+    once and follows every other one exactly once within a round.
+
+    With a fixed rotation the same implementation always came right after the same one,
+    so whatever that one left behind (cold caches, a second core slowed by its
+    single-threaded calls: see :data:`REWARM_S`) fell on the same implementation every round.
+    """
+    base = [0]
+    for step in range(1, count):
+        base.append((step + 1) // 2 if step % 2 else count - step // 2)
+    row = round_index % (count if count % 2 == 0 else 2 * count)
+    order = [(b + row) % count for b in base]
+    return order[::-1] if row >= count else order
 
 
 def measure(
@@ -69,11 +89,12 @@ def measure(
     The caller is expected to have warmed each callable up once. One more call (the faster
     of two, for cheap calls) calibrates it; then each gets about ``budget_s / t_call``
     samples (clamped to ``[min_samples, max_samples]``). The samples are taken in ``rounds``
-    rounds, each implementation taking its share of a round back to back (the order rotated
-    from round to round), so that drift in a shared, noisy machine hits every implementation
-    alike. An implementation cheap enough for it (``t_call * min_samples <= budget_s``) makes
-    untimed calls for :data:`REWARM_S` before each of its bursts, so that it is not timed cold
-    right after a slow peer. The garbage collector is paused meanwhile.
+    rounds, each implementation taking its share of a round back to back (the order changing
+    from round to round, :func:`round_order`), so that drift in a shared, noisy machine, and
+    what one implementation leaves behind for the next, hit every implementation alike. An
+    implementation cheap enough for it (``t_call * min_samples <= budget_s``) makes untimed
+    calls for :data:`REWARM_S` before each of its bursts, so that it is not timed cold right
+    after a slow peer. The garbage collector is paused meanwhile.
 
     Parameters
     ----------
@@ -111,11 +132,12 @@ def measure(
         rounds = max(1, rounds or min_samples)
         names = list(fns)
         for r in range(rounds):
-            # Each round starts with a different implementation: whatever the first one of a
-            # round suffers after the last round's slow single-threaded peers (a second core
-            # that the VM's host has parked), no implementation suffers it in every round.
-            shift = r % len(names)
-            for name in names[shift:] + names[:shift]:
+            # Each round starts with a different implementation, and each implementation
+            # follows a different one from round to round (:func:`round_order`): whatever the
+            # first one of a round suffers after the last round's slow single-threaded peers
+            # (a second core that the VM's host has parked), or whatever a peer leaves behind,
+            # no implementation suffers it in every round.
+            for name in (names[i] for i in round_order(len(names), r)):
                 fn = fns[name]
                 number, samples, rewarm = plans[name]
                 share = samples * (r + 1) // rounds - samples * r // rounds
