@@ -57,7 +57,7 @@ pub trait Domain<T: FftFloat>: Sync {
     }
 }
 
-/// Spectrum elements per parallel task of the point-wise product.
+/// Spectrum elements per parallel task of the point-wise passes.
 const POINTS_PER_TASK: usize = 1 << 13;
 
 /// `spec *= kernel` element by element, in parallel with `parallel`.
@@ -73,6 +73,16 @@ fn multiply<T: FftFloat>(spec: &mut [C<T>], kernel: &[C<T>], parallel: bool) {
             .for_each(product);
     } else {
         product((spec, kernel));
+    }
+}
+
+/// Multiplies every element of `spec` by `factor`, in parallel with `parallel`.
+pub fn scale<T: FftFloat>(spec: &mut [C<T>], factor: T, parallel: bool) {
+    let scale = |a: &mut [C<T>]| a.iter_mut().for_each(|v| *v = *v * factor);
+    if parallel {
+        spec.par_chunks_mut(POINTS_PER_TASK).for_each(scale);
+    } else {
+        scale(spec);
     }
 }
 

@@ -14,7 +14,7 @@ use rayon::prelude::*;
 use crate::direct::{ArrayRef, Plan};
 use crate::element::Element;
 use crate::error::{ConvError, Result};
-use crate::fft::domain::Domain;
+use crate::fft::domain::{self, Domain};
 use crate::fft::layout::FftLayout;
 use crate::fft::plans::{FftFloat, C};
 use crate::fft::two_phase;
@@ -188,7 +188,7 @@ where
             fill_tile(src, kshape, &window, &mut buf, &self.layout.f, inner);
             let mut spec = scratch::overwritten(self.domain.spec_len(), zero());
             self.domain.kernel_forward(&mut buf, &mut spec, inner);
-            scale_all(&mut spec, scale, inner);
+            domain::scale(&mut spec, scale, inner);
             spec
         };
         if parallel && blocks > 1 {
@@ -203,8 +203,9 @@ where
         broadcast_block(b, &self.plan.batch, &self.h.shape[..nb])
     }
 
-    /// Gathers tile `tile` of batch `b` (zeros outside the signal) and transforms it into
-    /// the spectrum buffer.
+    /// Gathers tile `tile` of batch `b` (zeros outside the signal) and runs the forward
+    /// passes that come before the product ([`Domain::signal_forward`]) into the spectrum
+    /// buffer.
     fn tile_forward(
         &self,
         (buf, spec): &mut Buffers<D::Sample, T>,
@@ -241,8 +242,8 @@ where
         self.domain.signal_forward(buf, spec, parallel);
     }
 
-    /// Multiplies the tile's spectrum by the kernel's, transforms back and writes the tile's
-    /// outputs.
+    /// Finishes the tile's transform, multiplies it by the kernel's, transforms back
+    /// ([`Domain::multiply_inverse`]) and writes the tile's outputs.
     #[allow(clippy::too_many_arguments)]
     fn tile_finish(
         &self,
@@ -321,9 +322,6 @@ fn broadcast_block(b: usize, batch: &[usize], dims: &[usize]) -> usize {
 /// Rows (along the last axis) per parallel task of the tile gather and scatter.
 const ROWS_PER_TASK: usize = 8;
 
-/// Spectrum elements per parallel task of the point-wise passes.
-const POINTS_PER_TASK: usize = 1 << 13;
-
 /// Where a box of a C-order source lands in a tile: `count` elements per axis from
 /// `src_lo` of the source to `dst_lo` of the tile.
 struct Window<'a> {
@@ -386,15 +384,5 @@ fn fill_tile<S: Element>(
         for (r, row) in dst.chunks_mut(row_len).enumerate() {
             fill_row(r, row);
         }
-    }
-}
-
-/// Multiplies every element of `a` by `factor`, in parallel with `parallel`.
-fn scale_all<T: FftFloat>(a: &mut [C<T>], factor: T, parallel: bool) {
-    let scale = |a: &mut [C<T>]| a.iter_mut().for_each(|v| *v = *v * factor);
-    if parallel {
-        a.par_chunks_mut(POINTS_PER_TASK).for_each(scale);
-    } else {
-        scale(a);
     }
 }
