@@ -281,8 +281,9 @@ pub fn estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> Costs {
     }
 }
 
-/// Outputs per overlap-save tile per axis: the fast transform length `F` that minimises the
-/// transform work per useful output, `F log F / (F - k + 1)`, capped by the output length.
+/// Outputs per overlap-save tile per axis: the tile length `F` ([`tile_lengths`], even
+/// `2^a 3^b`) that minimises the transform work per useful output, `F log F / (F - k + 1)`,
+/// capped by the output length.
 pub fn overlap_save_block(plan: &Plan) -> Vec<usize> {
     plan.axes
         .iter()

@@ -8,7 +8,8 @@
 //! to [`MAX_GROWTH`] times `n` (528 instead of 540: 20% faster per point); longer lengths,
 //! where the plans differ and the model was not fitted, take the smallest 7-smooth length.
 //! realfft computes a length-`2m` real transform with one complex transform of length `m`,
-//! so real lengths are twice a chosen complex length.
+//! so real lengths are twice a chosen complex length. Overlap-save tiles, whose length is
+//! free, take even `2^a 3^b` lengths ([`tile_lengths`]).
 
 use std::sync::OnceLock;
 
