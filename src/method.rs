@@ -110,6 +110,7 @@ const DIRECT_EDGE_COLUMN_FACTOR: f64 = 20.0;
 /// one and two threads) after the FFT tiles got ~25% faster: the direct method then ran
 /// 1.16-1.4x further above its model than overlap-save did above its own on 2048x2048
 /// (with 15x15 float32 the model picked direct at 17.4 ms over overlap-save at 14.9).
+/// `python -m fastconv fit-cost` prints the factor to multiply it by on another machine.
 const DIRECT_KERNEL_ROWS_FACTOR: f64 = 1.3;
 
 /// Fraction of ideal speed-up the direct kernel reaches on `t` threads above the threshold.

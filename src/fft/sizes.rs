@@ -36,11 +36,13 @@ const SMALL: usize = 32;
 /// The longest length the cost model was fitted on: beyond it, the smallest 7-smooth one.
 const MODEL_MAX: usize = 5000;
 
-/// Every 11-smooth number up to 2^40, sorted, built once.
+/// The longest length in the tables below.
+const LIMIT: usize = 1 << 40;
+
+/// Every 11-smooth number up to [`LIMIT`], sorted, built once.
 fn smooth_numbers() -> &'static [usize] {
     static TABLE: OnceLock<Vec<usize>> = OnceLock::new();
     TABLE.get_or_init(|| {
-        const LIMIT: usize = 1 << 40;
         let mut v = vec![1usize];
         for p in PRIMES {
             let mut next = Vec::with_capacity(v.len() * 8);
@@ -90,18 +92,25 @@ pub fn smallest_smooth_len(n: usize) -> usize {
 /// on the development machine: 10368 = 2^7 3^4 points in 22 us, 10500 = 2^2 3 5^3 7 in
 /// 35 us; 8192 .. 20736 all within 2.3-2.5 ns per output of a 1000-tap kernel).
 pub fn tile_lengths(lo: usize, hi: usize) -> impl Iterator<Item = usize> {
-    let table = smooth_numbers();
+    static TABLE: OnceLock<Vec<usize>> = OnceLock::new();
+    let table = TABLE.get_or_init(|| {
+        let mut v = vec![];
+        let mut odd = 1usize;
+        while 2 * odd <= LIMIT {
+            let mut m = 2 * odd;
+            while m <= LIMIT {
+                v.push(m);
+                m *= 2;
+            }
+            odd *= 3;
+        }
+        v.sort_unstable();
+        v
+    });
     table[table.partition_point(|&m| m < lo)..]
         .iter()
         .copied()
         .take_while(move |&m| m <= hi)
-        .filter(|&m| {
-            let mut odd = m >> m.trailing_zeros();
-            while odd.is_multiple_of(3) {
-                odd /= 3;
-            }
-            m.is_multiple_of(2) && odd == 1
-        })
 }
 
 /// The transform length for `n` points: from [`SMALL`] to [`MODEL_MAX`] points, the cheapest
