@@ -14,7 +14,7 @@ use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
 use crate::interrupt::{self, Cancel};
-use crate::parallel::{helper_pool, PARALLEL_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, PARALLEL_WORK_THRESHOLD};
 use crate::rows::RowPairs;
 use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
 
@@ -322,12 +322,7 @@ impl<T: HasRowKernel> Job<'_, T> {
                 }
             }
         };
-        helper_pool(threads)?.in_place_scope(|scope| {
-            for _ in 1..threads {
-                scope.spawn(|_| drain());
-            }
-            drain();
-        });
+        share_with_helpers(threads, drain)?;
         self.cancel.check()
     }
 

@@ -4,9 +4,11 @@
 //! default) and tagged with the process id that built them: a child created by `fork` has the
 //! pool's memory but none of its threads, so a pid mismatch rebuilds it.
 
+use std::cell::Cell;
 use std::collections::HashMap;
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
+use std::time::{Duration, Instant};
 
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
@@ -113,6 +115,64 @@ pub fn pool(threads: usize) -> Result<Arc<ThreadPool>> {
     let built = Arc::new(built);
     guard.pools.insert(threads, Arc::clone(&built));
     Ok(built)
+}
+
+/// How long a helper thread keeps looking for the next call's work after its last task
+/// before rayon may put it to sleep. Waking a sleeping thread costs 10-50 us on the 2-vCPU
+/// development VM (a futex wake of an idle vCPU), more than many whole calls; the training step
+/// of a small CNN makes a parallel call every 20-200 us. OpenMP runtimes (PyTorch's) spin in the
+/// same way between parallel regions.
+const WARM_SPIN: Duration = Duration::from_micros(500);
+
+thread_local! {
+    /// Whether this pool thread is already inside a [`keep_warm`] spin (a second spin job that
+    /// it picks up while spinning returns at once instead of nesting).
+    static SPINNING: Cell<bool> = const { Cell::new(false) };
+}
+
+/// Runs `drain` on the calling thread and on `threads - 1` helper threads at once (each
+/// participant takes work from a queue that `drain` shares), and returns when every helper
+/// has returned. Afterwards the helpers spin for [`WARM_SPIN`], running any new job at once
+/// (see [`keep_warm`]); which participant runs which part never changes a result.
+///
+/// # Errors
+/// [`ConvError::Value`] if the pool's threads cannot be started.
+pub fn share_with_helpers(threads: usize, drain: impl Fn() + Sync) -> Result<()> {
+    let helpers = helper_pool(threads)?;
+    helpers.in_place_scope(|scope| {
+        for _ in 1..threads {
+            scope.spawn(|_| drain());
+        }
+        drain();
+    });
+    keep_warm(&helpers);
+    Ok(())
+}
+
+/// Gives each of `pool`'s threads a job that spins, running the pool's new jobs as they come
+/// (`rayon::yield_now`), until none has come for [`WARM_SPIN`]. A call made meanwhile finds its
+/// helpers awake; a spin job that a spinning thread picks up returns at once.
+fn keep_warm(pool: &ThreadPool) {
+    for _ in 0..pool.current_num_threads() {
+        pool.spawn(|| {
+            if SPINNING.with(|s| s.replace(true)) {
+                return;
+            }
+            let mut last_job = Instant::now();
+            loop {
+                if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+                    last_job = Instant::now();
+                } else if last_job.elapsed() > WARM_SPIN {
+                    break;
+                } else {
+                    for _ in 0..32 {
+                        std::hint::spin_loop();
+                    }
+                }
+            }
+            SPINNING.with(|s| s.set(false));
+        });
+    }
 }
 
 /// `rayon::join(a, b)` when `parallel` (inside a pool's `install`, so the pool's threads run

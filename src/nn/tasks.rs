@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::Result;
 use crate::interrupt;
-use crate::parallel::{helper_pool, PARALLEL_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, PARALLEL_WORK_THRESHOLD};
 
 /// Claims of tasks each thread makes on average (more claims balance the threads' loads
 /// better; each claim is an atomic operation on a cache line the cores share).
@@ -67,12 +67,7 @@ where
             }
         }
     };
-    helper_pool(threads)?.in_place_scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(|_| drain());
-        }
-        drain();
-    });
+    share_with_helpers(threads, drain)?;
     cancel.check()
 }
 
