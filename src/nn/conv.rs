@@ -15,6 +15,8 @@ use super::conv_grad_weight::grad_weight_gemm;
 use super::depthwise::{forward_direct, grad_input_direct, grad_weight_direct, prefers_direct};
 use super::gemm::ConvFloat;
 use super::geometry::{check_len, ConvShape};
+#[cfg(target_arch = "x86_64")]
+use super::winograd;
 use super::{implicit, implicit_phases};
 use crate::error::Result;
 
@@ -53,14 +55,18 @@ pub fn conv_forward<T: ConvFloat>(
     if prefers_direct(shape) {
         return forward_direct(shape, input, weight, bias, out, threads);
     }
-    if implicit::available() && prefers_implicit(shape) {
-        let bias32 = bias.map(T::as_f32);
-        if let (Some(x), Some(wt), Some(o), None | Some(Some(_))) = (
-            T::as_f32(input),
-            T::as_f32(weight),
-            T::as_f32_mut(out),
-            bias32,
-        ) {
+    let bias32 = bias.map(T::as_f32);
+    if let (Some(x), Some(wt), Some(o), None | Some(Some(_))) = (
+        T::as_f32(input),
+        T::as_f32(weight),
+        T::as_f32_mut(out),
+        bias32,
+    ) {
+        #[cfg(target_arch = "x86_64")]
+        if winograd::applies(shape) && winograd::moderate(&[x, wt]) {
+            return winograd::forward(shape, x, wt, bias32.flatten(), o, false, threads);
+        }
+        if implicit::available() && prefers_implicit(shape) {
             return implicit::forward(shape, x, wt, bias32.flatten(), o, threads);
         }
     }
@@ -95,6 +101,17 @@ pub fn conv_grad_input<T: ConvFloat>(
         return grad_input_direct(shape, grad_out, weight, grad_in, threads);
     }
     if implicit::available() {
+        #[cfg(target_arch = "x86_64")]
+        if let (Some(t), Some(go), Some(wt), Some(gi)) = (
+            implicit::grad_input_shape(shape).filter(winograd::applies),
+            T::as_f32(grad_out),
+            T::as_f32(weight),
+            T::as_f32_mut(grad_in),
+        ) {
+            if winograd::moderate(&[go, wt]) {
+                return winograd::forward(&t, go, wt, None, gi, true, threads);
+            }
+        }
         let transposed = implicit::grad_input_shape(shape).filter(prefers_implicit);
         if let (Some(t), Some(go), Some(wt), Some(gi)) = (
             transposed,
@@ -141,22 +158,44 @@ pub fn conv_grad_weight<T: ConvFloat>(
         check_len("grad_bias", gb.len(), shape.out_channels)?;
     }
     let empty = grad_weight.is_empty() || shape.batch == 0 || shape.window.input_len == 0;
-    if !empty && !prefers_direct(shape) && implicit::available() && prefers_implicit_weight(shape) {
-        if let (Some(go), Some(x), Some(gw)) = (
+    #[cfg(target_arch = "x86_64")]
+    let winograd_done = !empty
+        && winograd::applies_weight(shape)
+        && match (
             T::as_f32(grad_out),
             T::as_f32(input),
             T::as_f32_mut(grad_weight),
         ) {
-            let gb = grad_bias.map(|gb| T::as_f32_mut(gb).expect("f32 like grad_weight"));
-            return implicit::grad_weight(shape, go, x, gw, gb, threads);
+            (Some(go), Some(x), Some(gw)) if winograd::moderate(&[go, x]) => {
+                winograd::grad_weight(shape, go, x, gw, threads)?;
+                true
+            }
+            _ => false,
+        };
+    #[cfg(not(target_arch = "x86_64"))]
+    let winograd_done = false;
+    if !winograd_done {
+        if !empty
+            && !prefers_direct(shape)
+            && implicit::available()
+            && prefers_implicit_weight(shape)
+        {
+            if let (Some(go), Some(x), Some(gw)) = (
+                T::as_f32(grad_out),
+                T::as_f32(input),
+                T::as_f32_mut(grad_weight),
+            ) {
+                let gb = grad_bias.map(|gb| T::as_f32_mut(gb).expect("f32 like grad_weight"));
+                return implicit::grad_weight(shape, go, x, gw, gb, threads);
+            }
         }
-    }
-    if empty {
-        grad_weight.fill(T::zero());
-    } else if prefers_direct(shape) {
-        grad_weight_direct(shape, grad_out, input, grad_weight, threads)?;
-    } else {
-        grad_weight_gemm(shape, grad_out, input, grad_weight, threads)?;
+        if empty {
+            grad_weight.fill(T::zero());
+        } else if prefers_direct(shape) {
+            grad_weight_direct(shape, grad_out, input, grad_weight, threads)?;
+        } else {
+            grad_weight_gemm(shape, grad_out, input, grad_weight, threads)?;
+        }
     }
     match grad_bias {
         Some(gb) if shape.batch == 0 || shape.window.output_len == 0 => gb.fill(T::zero()),

@@ -503,6 +503,63 @@ fn cases() -> Vec<Case> {
             &[(1, 1), (0, 1)],
             &[1, 1],
         ),
+        // Winograd F(2x2, 3x3) (f32): odd and tiny planes, every padding, channel counts
+        // that do not fill whole vectors, a plane of one tile
+        case(
+            4,
+            16,
+            16,
+            1,
+            &[8, 8],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 1), (1, 1)],
+            &[1, 1],
+        ),
+        case(
+            5,
+            17,
+            33,
+            1,
+            &[9, 6],
+            &[3, 3],
+            &[1, 1],
+            &[(0, 0), (0, 0)],
+            &[1, 1],
+        ),
+        case(
+            4,
+            20,
+            16,
+            1,
+            &[3, 9],
+            &[3, 3],
+            &[1, 1],
+            &[(0, 0), (2, 2)],
+            &[1, 1],
+        ),
+        case(
+            4,
+            16,
+            18,
+            1,
+            &[2, 7],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 2), (2, 0)],
+            &[1, 1],
+        ),
+        case(
+            4,
+            24,
+            16,
+            1,
+            &[1, 1],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 1), (1, 1)],
+            &[1, 1],
+        ),
         // many rows: several row tiles per column matrix
         case(
             1,
@@ -536,6 +593,37 @@ fn matches_naive_loops_f32() {
 fn matches_naive_loops_on_threads() {
     for c in cases() {
         check_case::<f64>(&c, 1e-12, 3);
+    }
+}
+
+/// The 3x3 cases above with at least 16 channels each way take the Winograd path for `f32`
+/// (forward, input and weight gradients), so `matches_naive_loops_f32` checks it.
+#[cfg(target_arch = "x86_64")]
+#[test]
+fn winograd_cases_take_the_winograd_path() {
+    use super::implicit::{available, grad_input_shape};
+    use super::winograd::{applies, applies_weight};
+    if !available() {
+        return; // no AVX-512: the path does not exist on this CPU
+    }
+    let winograd: Vec<ConvShape> = cases()
+        .iter()
+        .map(Case::shape)
+        .filter(|s| {
+            let w = &s.window;
+            w.ndim == 2
+                && w.kernel[1..] == [3, 3]
+                && w.stride[1..] == [1, 1]
+                && w.dilation[1..] == [1, 1]
+                && s.groups == 1
+                && s.batch >= 4
+                && s.in_channels.min(s.out_channels) >= 16
+        })
+        .collect();
+    assert!(winograd.len() >= 5);
+    for s in &winograd {
+        assert!(applies(s) && applies_weight(s), "{s:?}");
+        assert!(grad_input_shape(s).is_some_and(|t| applies(&t)), "{s:?}");
     }
 }
 
@@ -596,6 +684,17 @@ fn bitwise_identical_for_every_thread_count() {
             &[1, 1],
         ),
         case(8, 16, 32, 1, &[256], &[7], &[1], &[(3, 3)], &[1]),
+        case(
+            32,
+            32,
+            48,
+            1,
+            &[7, 9],
+            &[3, 3],
+            &[1, 1],
+            &[(1, 1), (0, 2)],
+            &[1, 1],
+        ),
     ];
     for c in &big {
         let one = all_outputs(c, 1);

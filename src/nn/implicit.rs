@@ -222,7 +222,9 @@ pub(super) fn padded_input(
 }
 
 /// One kernel call with `cb` vectors per row over the offsets `b` (at most the call's row
-/// count; the rest repeat the last one). Returns nothing: results are in `io`.
+/// count, [`rows_for`]`(cb)`; the rest repeat the last one). Returns nothing: results are in
+/// `io.0`, rows `io.1` elements apart; all of the call's rows are stored, those past `b`'s
+/// length as copies of its last row.
 #[allow(clippy::too_many_arguments)]
 pub(super) fn call(
     cb: usize,
@@ -232,7 +234,7 @@ pub(super) fn call(
     v: &[f32],
     (ld, lane0): (usize, usize),
     init: Option<&[f32]>,
-    io: &mut [f32],
+    (io, io_ld): (&mut [f32], usize),
 ) {
     fn fixed<const P: usize>(b: &[usize]) -> [usize; P] {
         let last = *b.last().expect("at least one offset");
@@ -256,7 +258,7 @@ pub(super) fn call(
                         init,
                     },
                     io,
-                    MAX_WIDTH,
+                    io_ld,
                 ),
                 2 => run_block::<MAX_P, 2>(
                     &Block {
@@ -269,7 +271,7 @@ pub(super) fn call(
                         init,
                     },
                     io,
-                    MAX_WIDTH,
+                    io_ld,
                 ),
                 _ => run_block::<MAX_P, 1>(
                     &Block {
@@ -282,14 +284,14 @@ pub(super) fn call(
                         init,
                     },
                     io,
-                    MAX_WIDTH,
+                    io_ld,
                 ),
             }
         }
     }
     #[cfg(not(target_arch = "x86_64"))]
     {
-        let _ = (cb, x, a, b, v, ld, lane0, init, io, fixed::<1>);
+        let _ = (cb, x, a, b, v, ld, lane0, init, io, io_ld, fixed::<1>);
         unreachable!("the implicit kernels exist on x86-64 only");
     }
 }
@@ -393,7 +395,7 @@ pub(crate) fn forward(
                     let valid = p_rows.min(p_end - p0);
                     let io = &mut tile[(p0 - p_start) * MAX_WIDTH..];
                     let b = &offsets[p0 - p_start..][..valid];
-                    call(cb, x, &roff, b, wg, (ld, co0), Some(&init), io);
+                    call(cb, x, &roff, b, wg, (ld, co0), Some(&init), (io, MAX_WIDTH));
                     p0 += valid;
                 }
                 // Transposed copy out, 16 positions at a time (their tile rows stay in L1).
@@ -543,7 +545,7 @@ pub(crate) fn grad_weight(
                         go_t,
                         (ld, co0),
                         None,
-                        io,
+                        (io, MAX_WIDTH),
                     );
                     r += valid;
                 }

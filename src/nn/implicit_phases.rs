@@ -257,7 +257,16 @@ pub(crate) fn grad_input(
                     let valid = rows_for(cb).min(p_end - p0);
                     let io = &mut tile[(p0 - p_start) * MAX_WIDTH..];
                     let b = &ph.poff[p0..p0 + valid];
-                    call(cb, x, &ph.roff, b, wg, (ld, ci0), Some(&zeros), io);
+                    call(
+                        cb,
+                        x,
+                        &ph.roff,
+                        b,
+                        wg,
+                        (ld, ci0),
+                        Some(&zeros),
+                        (io, MAX_WIDTH),
+                    );
                     p0 += valid;
                 }
                 let first = (n * shape.in_channels + g * cin_g + ci0) * w.input_len;

@@ -26,6 +26,8 @@ mod runs;
 pub mod tasks;
 mod transpose;
 pub mod unfold;
+#[cfg(target_arch = "x86_64")]
+mod winograd;
 
 #[cfg(test)]
 mod conv_tests;

@@ -1,0 +1,696 @@
+//! Winograd F(2x2, 3x3) convolution for `f32` on AVX-512: the forward pass (and through it
+//! the input gradient) and the weight gradient of 3x3, stride-1, undilated, ungrouped 2-D
+//! convolutions with enough channels.
+//!
+//! A 2x2 block of outputs is `A^T [(G g G^T) . (B^T d B)] A` for the 4x4 input patch `d`
+//! around it and the 3x3 kernel `g` (`.`: element-wise). Summed over input channels, each of
+//! the 16 transform points is one matrix product, (positions x C_in) by (C_in x C_out): 16
+//! multiply-adds per 2x2 outputs per channel pair instead of 36, 2.25 times fewer. The
+//! transforms only add, subtract and halve, so the rounding error stays within a small multiple
+//! of the direct sum's (about 7x its scale in the worst case; [`MIN_CHANNELS`] keeps the
+//! path to sums long enough that the usual `eps * K` bound covers it). Inputs with infinities,
+//! NaNs or huge values take the direct paths ([`moderate`]).
+//!
+//! Layouts: images are transposed to position-major rows of channels (the existing 16x16 block
+//! transposes), so every transform runs on whole vectors of 16 channels, and the products run
+//! on the implicit-GEMM micro-kernel ([`super::implicit::call`]) with the output channels in
+//! the vector lanes. The work of a tile never depends on which task or thread runs it, so the
+//! results are the same for every thread count.
+
+#[cfg(target_arch = "x86_64")]
+use std::arch::x86_64::{
+    __m512, __mmask16, _mm512_add_ps, _mm512_loadu_ps, _mm512_mask_storeu_ps,
+    _mm512_maskz_loadu_ps, _mm512_mul_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_storeu_ps,
+    _mm512_sub_ps,
+};
+
+use super::geometry::{checked_product, ConvShape};
+use super::implicit::{self, rows_for, vectors_for, MAX_P, MAX_WIDTH};
+use super::implicit_kernel::LANES;
+use super::tasks::{run_tasks, SharedMut};
+use super::transpose::transpose;
+use crate::error::Result;
+use crate::scratch::{self, Scratch};
+
+/// Transform points of one tile (4 x 4).
+const POINTS: usize = 16;
+
+/// Fewest input and output channels the Winograd path takes: shorter sums would leave the
+/// transforms' extra rounding a larger share of the error bound, and the products too narrow.
+pub(crate) const MIN_CHANNELS: usize = 16;
+
+/// Fewest samples: tasks are (sample, block of tile rows), so smaller batches of small images
+/// would leave threads idle (the implicit GEMM splits positions instead).
+const MIN_BATCH: usize = 4;
+
+/// Bytes of transformed tiles (input and product) one forward task keeps at once.
+const TASK_BYTES: usize = 512 << 10;
+
+/// Most bytes of the whole-batch transforms the weight gradient holds.
+const WEIGHT_GRAD_BYTES: usize = 16 << 20;
+
+/// Whether the Winograd forward pass applies to `shape` (see the module documentation).
+pub(crate) fn applies(shape: &ConvShape) -> bool {
+    let w = &shape.window;
+    implicit::available()
+        && w.ndim == 2
+        && w.kernel[1..] == [3, 3]
+        && w.stride[1..] == [1, 1]
+        && w.dilation[1..] == [1, 1]
+        && shape.groups == 1
+        && shape.batch >= MIN_BATCH
+        && shape.in_channels >= MIN_CHANNELS
+        && shape.out_channels >= MIN_CHANNELS
+}
+
+/// Largest magnitude of the values the Winograd path takes (2^50): the transforms add up to
+/// 16 values and multiply by at most 2.25, so no intermediate overflows where the direct sum
+/// would not, for any channel count that fits in memory.
+const MAX_MAGNITUDE: f32 = 1.125_899_9e15;
+
+/// Whether every value of `parts` is finite and at most [`MAX_MAGNITUDE`] in magnitude. An
+/// infinity or NaN takes the direct paths instead: the transforms mix a tile's inputs, so a
+/// non-finite input would reach outputs (as NaN) that the direct sum never lets it touch.
+pub(crate) fn moderate(parts: &[&[f32]]) -> bool {
+    parts.iter().all(|values| {
+        values
+            .chunks(256)
+            .all(|c| c.iter().fold(true, |ok, v| ok & (v.abs() <= MAX_MAGNITUDE)))
+    })
+}
+
+/// Whether the Winograd weight gradient applies: [`applies`], and the transforms of the whole
+/// batch fit in [`WEIGHT_GRAD_BYTES`].
+pub(crate) fn applies_weight(shape: &ConvShape) -> bool {
+    applies(shape) && {
+        let t = Tiles::new(shape);
+        let floats = POINTS
+            .saturating_mul(shape.batch)
+            .saturating_mul(t.per_sample)
+            .saturating_mul(shape.in_channels + t.cout_pad);
+        floats.saturating_mul(4) <= WEIGHT_GRAD_BYTES
+    }
+}
+
+/// The tiling of one convolution: 2x2 output tiles over the (H_out, W_out) plane.
+#[derive(Clone, Copy, Debug)]
+struct Tiles {
+    /// Input rows and columns.
+    h: usize,
+    w: usize,
+    /// Output rows and columns.
+    ho: usize,
+    wo: usize,
+    /// Zeros before the input rows and columns.
+    pad_top: usize,
+    pad_left: usize,
+    /// Tile rows and columns.
+    th: usize,
+    tw: usize,
+    /// Tiles of one sample.
+    per_sample: usize,
+    /// Output channels rounded up to whole vectors (the lanes of the products).
+    cout_pad: usize,
+}
+
+impl Tiles {
+    fn new(shape: &ConvShape) -> Self {
+        let win = &shape.window;
+        let (ho, wo) = (win.output[1], win.output[2]);
+        let (th, tw) = (ho.div_ceil(2), wo.div_ceil(2));
+        Tiles {
+            h: win.input[1],
+            w: win.input[2],
+            ho,
+            wo,
+            pad_top: win.pad_before[1],
+            pad_left: win.pad_before[2],
+            th,
+            tw,
+            per_sample: th * tw,
+            cout_pad: shape.out_channels.next_multiple_of(LANES),
+        }
+    }
+
+    /// The input row (or column) `2 * tile + offset - pad`, when inside `0..len`.
+    fn inside(tile: usize, offset: usize, pad: usize, len: usize) -> Option<usize> {
+        (2 * tile + offset).checked_sub(pad).filter(|&i| i < len)
+    }
+}
+
+/// The lane chunks of the products: `(first lane, vectors)` covering `0..cout_pad`.
+fn lane_chunks(cout_pad: usize) -> Vec<(usize, usize)> {
+    let mut chunks = Vec::new();
+    let mut lane0 = 0;
+    while lane0 < cout_pad {
+        let cb = vectors_for(cout_pad - lane0);
+        chunks.push((lane0, cb));
+        lane0 += cb * LANES;
+    }
+    chunks
+}
+
+/// The mask of the lanes `c0..min(c0 + 16, len)` of a vector of channels.
+fn lane_mask(c0: usize, len: usize) -> u16 {
+    let n = (len - c0).min(LANES);
+    if n == LANES {
+        u16::MAX
+    } else {
+        (1u16 << n) - 1
+    }
+}
+
+/// The transformed weight `U = G g G^T`, laid out `[point][c_in][c_out_pad]` (the products'
+/// vectors). `flip`: the kernel of the input gradient, `weight` then being the layer's
+/// (C_in', C_out', 3, 3) and the kernel used `g[co][ci][k] = weight[ci][co][8 - k]`.
+fn weight_transform(
+    weight: &[f32],
+    cin: usize,
+    cout: usize,
+    cout_pad: usize,
+    flip: bool,
+) -> Scratch<f32> {
+    // wt[(ci * 9 + k) * cout_pad + co]: the kernel's tap k of (co, ci), channels in lanes
+    // (zeros in the lanes past C_out).
+    let mut wt = scratch::filled(cin * 9 * cout_pad, 0f32);
+    if flip {
+        for ci in 0..cin {
+            transpose(
+                &weight[ci * cout * 9..],
+                9,
+                cout,
+                9,
+                &mut wt[ci * 9 * cout_pad..],
+                cout_pad,
+            );
+        }
+    } else {
+        transpose(weight, cin * 9, cout, cin * 9, &mut wt, cout_pad);
+    }
+    let mut u = scratch::overwritten(POINTS * cin * cout_pad, 0f32);
+    // SAFETY: AVX-512F is available (`applies`); the sizes are those of the buffers.
+    unsafe { weight_points(&wt, cin, cout_pad, flip, &mut u) };
+    u
+}
+
+/// `U = G g G^T` for every (c_in, 16-lane chunk of c_out): `wt` holds the taps
+/// (`[(ci * 9 + k) * cout_pad + co]`), `u` receives `[point][ci][co]`.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_points(wt: &[f32], cin: usize, cout_pad: usize, flip: bool, u: &mut [f32]) {
+    assert!(wt.len() >= cin * 9 * cout_pad && u.len() >= POINTS * cin * cout_pad);
+    let half = _mm512_set1_ps(0.5);
+    let plane = cin * cout_pad;
+    for ci in 0..cin {
+        for c0 in (0..cout_pad).step_by(LANES) {
+            // SAFETY: in bounds (asserted; cout_pad is a multiple of 16).
+            let g: [__m512; 9] = std::array::from_fn(|k| {
+                let tap = if flip { 8 - k } else { k };
+                unsafe { _mm512_loadu_ps(wt.as_ptr().add((ci * 9 + tap) * cout_pad + c0)) }
+            });
+            // t = G g (4 x 3), then U = t G^T (4 x 4).
+            let mut t = [_mm512_setzero_ps(); 12];
+            for c in 0..3 {
+                let (g0, g1, g2) = (g[c], g[3 + c], g[6 + c]);
+                let even = _mm512_add_ps(g0, g2);
+                t[c] = g0;
+                t[3 + c] = _mm512_mul_ps(half, _mm512_add_ps(even, g1));
+                t[6 + c] = _mm512_mul_ps(half, _mm512_sub_ps(even, g1));
+                t[9 + c] = g2;
+            }
+            for r in 0..4 {
+                let (t0, t1, t2) = (t[3 * r], t[3 * r + 1], t[3 * r + 2]);
+                let even = _mm512_add_ps(t0, t2);
+                let point = [
+                    t0,
+                    _mm512_mul_ps(half, _mm512_add_ps(even, t1)),
+                    _mm512_mul_ps(half, _mm512_sub_ps(even, t1)),
+                    t2,
+                ];
+                for (c, &p) in point.iter().enumerate() {
+                    let at = (4 * r + c) * plane + ci * cout_pad + c0;
+                    // SAFETY: in bounds (asserted).
+                    unsafe { _mm512_storeu_ps(u.as_mut_ptr().add(at), p) };
+                }
+            }
+        }
+    }
+}
+
+/// `G^T dU G` for every (c_in, 16-lane chunk of c_out): `du` holds `[point][ci][co]`, `taps`
+/// receives `[(ci * 9 + k) * cout_pad + co]`.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn weight_taps(du: &[f32], cin: usize, cout_pad: usize, taps: &mut [f32]) {
+    assert!(du.len() >= POINTS * cin * cout_pad && taps.len() >= cin * 9 * cout_pad);
+    let half = _mm512_set1_ps(0.5);
+    let plane = cin * cout_pad;
+    for ci in 0..cin {
+        for c0 in (0..cout_pad).step_by(LANES) {
+            // SAFETY: in bounds (asserted; cout_pad is a multiple of 16).
+            let u: [__m512; POINTS] = std::array::from_fn(|e| unsafe {
+                _mm512_loadu_ps(du.as_ptr().add(e * plane + ci * cout_pad + c0))
+            });
+            // t = G^T u (3 x 4), then w = t G (3 x 3).
+            let mut t = [_mm512_setzero_ps(); 12];
+            for c in 0..4 {
+                let (u0, u1, u2, u3) = (u[c], u[4 + c], u[8 + c], u[12 + c]);
+                let mid = _mm512_mul_ps(half, _mm512_add_ps(u1, u2));
+                t[c] = _mm512_add_ps(u0, mid);
+                t[4 + c] = _mm512_mul_ps(half, _mm512_sub_ps(u1, u2));
+                t[8 + c] = _mm512_add_ps(mid, u3);
+            }
+            for r in 0..3 {
+                let (t0, t1, t2, t3) = (t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3]);
+                let mid = _mm512_mul_ps(half, _mm512_add_ps(t1, t2));
+                let k = [
+                    _mm512_add_ps(t0, mid),
+                    _mm512_mul_ps(half, _mm512_sub_ps(t1, t2)),
+                    _mm512_add_ps(mid, t3),
+                ];
+                for (c, &v) in k.iter().enumerate() {
+                    let at = (ci * 9 + 3 * r + c) * cout_pad + c0;
+                    // SAFETY: in bounds (asserted).
+                    unsafe { _mm512_storeu_ps(taps.as_mut_ptr().add(at), v) };
+                }
+            }
+        }
+    }
+}
+
+/// One participant's buffers for the forward pass.
+struct ForwardScratch {
+    /// The block's input rows, position-major: `(rows x W) x C_in`.
+    rows: Scratch<f32>,
+    /// Transformed input tiles, `[tile][point][c_in]`.
+    v: Scratch<f32>,
+    /// Products, `[tile][point][c_out_pad]`, and [`MAX_P`] tiles of slack.
+    m: Scratch<f32>,
+    /// The block's outputs, position-major: `(rows x W_out) x C_out`.
+    out_rows: Scratch<f32>,
+    /// The same, channel-major: `C_out x (rows x W_out)`.
+    out_planes: Scratch<f32>,
+}
+
+/// Forward pass `out = conv(input, weight) + bias` of an [`applies`] shape (buffers checked by
+/// the caller). `flip`: `weight` is the layer weight of an input gradient (see
+/// [`weight_transform`]); `shape` is then the transposed convolution's.
+pub(crate) fn forward(
+    shape: &ConvShape,
+    input: &[f32],
+    weight: &[f32],
+    bias: Option<&[f32]>,
+    out: &mut [f32],
+    flip: bool,
+    threads: usize,
+) -> Result<()> {
+    let (cin, cout) = (shape.in_channels, shape.out_channels);
+    let t = Tiles::new(shape);
+    let u = weight_transform(weight, cin, cout, t.cout_pad, flip);
+    // Tile rows per task: as many as fit TASK_BYTES of transformed tiles.
+    let per_tile_bytes = POINTS * (cin + t.cout_pad) * 4;
+    let block_rows = (TASK_BYTES / per_tile_bytes / t.tw.max(1)).clamp(1, t.th.max(1));
+    let blocks = t.th.div_ceil(block_rows);
+    let max_tiles = block_rows * t.tw;
+    let in_rows = (2 * block_rows + 2).min(t.h);
+    let out_rows = (2 * block_rows).min(t.ho);
+    let out_len = checked_product(&[out_rows, t.wo, cout], "output block")?;
+    // Each buffer is written before it is read (rows: those the block's patches reach).
+    let buffers = || ForwardScratch {
+        rows: scratch::overwritten(in_rows * t.w * cin, 0f32),
+        v: scratch::overwritten(POINTS * max_tiles * cin, 0f32),
+        m: scratch::overwritten((max_tiles + MAX_P) * POINTS * t.cout_pad, 0f32),
+        out_rows: scratch::overwritten(out_len, 0f32),
+        out_planes: scratch::overwritten(out_len, 0f32),
+    };
+    let channel_offsets: Vec<usize> = (0..cin).collect();
+    let zeros = vec![0f32; cin.max(MAX_WIDTH)];
+    let chunks = lane_chunks(t.cout_pad);
+    let plane_out = t.ho * t.wo;
+    let shared = SharedMut::new(out);
+    let work = shape.macs().saturating_mul(4);
+    run_tasks(shape.batch * blocks, threads, work, buffers, |s, task| {
+        let (n, block) = (task / blocks, task % blocks);
+        let (ti0, ti1) = (block * block_rows, ((block + 1) * block_rows).min(t.th));
+        let tiles = (ti1 - ti0) * t.tw;
+        // Input rows the block's patches reach, transposed to position-major.
+        let r0 = (2 * ti0).saturating_sub(t.pad_top).min(t.h);
+        let r1 = (2 * ti1 + 2).saturating_sub(t.pad_top).min(t.h);
+        let sample = &input[n * cin * t.h * t.w..][..cin * t.h * t.w];
+        if r1 > r0 {
+            transpose(
+                &sample[r0 * t.w..],
+                t.h * t.w,
+                cin,
+                (r1 - r0) * t.w,
+                &mut s.rows,
+                cin,
+            );
+        }
+        // Element e of tile (ti, tj)'s patch: input pixel (2 ti + e / 4, 2 tj + e % 4) - pads.
+        let pixel = |ti: usize, tj: usize, e: usize| -> &[f32] {
+            match (
+                Tiles::inside(ti, e / 4, t.pad_top, t.h),
+                Tiles::inside(tj, e % 4, t.pad_left, t.w),
+            ) {
+                (Some(ir), Some(ic)) => &s.rows[((ir - r0) * t.w + ic) * cin..][..cin],
+                _ => &zeros[..cin],
+            }
+        };
+        for ti in ti0..ti1 {
+            for tj in 0..t.tw {
+                let q = (ti - ti0) * t.tw + tj;
+                let patch: [&[f32]; POINTS] = std::array::from_fn(|e| pixel(ti, tj, e));
+                // SAFETY: AVX-512F is available (`applies`).
+                unsafe { input_tile(&patch, cin, &mut s.v, q * POINTS * cin) };
+            }
+        }
+        // The 16 products, (tiles x C_in) by (C_in x C_out_pad) each.
+        let cp = t.cout_pad;
+        for point in 0..POINTS {
+            let x = &s.v[point * cin..tiles * POINTS * cin];
+            let up = &u[point * cin * t.cout_pad..][..cin * t.cout_pad];
+            for &(lane0, cb) in &chunks {
+                let width = cb * LANES;
+                let rows = rows_for(cb);
+                for q0 in (0..tiles).step_by(rows) {
+                    let q1 = (q0 + rows).min(tiles);
+                    let offsets: [usize; MAX_P] = std::array::from_fn(|i| (q0 + i) * POINTS * cin);
+                    let b = &offsets[..q1 - q0];
+                    // Rows past q1 (the last block's copies) land in the buffer's slack.
+                    implicit::call(
+                        cb,
+                        x,
+                        &channel_offsets,
+                        b,
+                        up,
+                        (t.cout_pad, lane0),
+                        Some(&zeros[..width]),
+                        (&mut s.m[(q0 * POINTS + point) * cp + lane0..], POINTS * cp),
+                    );
+                }
+            }
+        }
+        // Output tiles, position-major, then channel-major into the output planes.
+        let (o0, o1) = (2 * ti0, (2 * ti1).min(t.ho));
+        let pixels = (o1 - o0) * t.wo;
+        for ti in ti0..ti1 {
+            for tj in 0..t.tw {
+                let q = (ti - ti0) * t.tw + tj;
+                // SAFETY: AVX-512F is available; output_tile checks its bounds.
+                // the stores stay within the block's `pixels` rows of `cout`.
+                unsafe {
+                    output_tile(
+                        &s.m,
+                        q * POINTS * cp,
+                        bias,
+                        cout,
+                        &t,
+                        (ti, tj, o0),
+                        &mut s.out_rows,
+                    )
+                };
+            }
+        }
+        transpose(&s.out_rows, cout, pixels, cout, &mut s.out_planes, pixels);
+        for co in 0..cout {
+            // SAFETY: rows o0..o1 of plane (n, co) belong to this task alone.
+            let dst = unsafe { shared.slice((n * cout + co) * plane_out + o0 * t.wo, pixels) };
+            dst.copy_from_slice(&s.out_planes[co * pixels..][..pixels]);
+        }
+    })
+}
+
+/// `B^T d B` of one 4x4 patch (`patch[r * 4 + c]`: `cin` channels each) into
+/// `dst[at + point * cin..][..cin]` (a tile's points side by side: one stretch of memory).
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn input_tile(patch: &[&[f32]; POINTS], cin: usize, dst: &mut [f32], at: usize) {
+    assert!(patch.iter().all(|p| p.len() >= cin));
+    assert!(at + POINTS * cin <= dst.len());
+    for c0 in (0..cin).step_by(LANES) {
+        let mask: __mmask16 = lane_mask(c0, cin);
+        // SAFETY: masked loads within each row's `cin` values (asserted).
+        let d: [__m512; POINTS] = std::array::from_fn(|e| unsafe {
+            _mm512_maskz_loadu_ps(mask, patch[e].as_ptr().add(c0))
+        });
+        // Along the rows (for each column c), then along the columns.
+        let mut t = [_mm512_setzero_ps(); POINTS];
+        for c in 0..4 {
+            let (d0, d1, d2, d3) = (d[c], d[4 + c], d[8 + c], d[12 + c]);
+            t[c] = _mm512_sub_ps(d0, d2);
+            t[4 + c] = _mm512_add_ps(d1, d2);
+            t[8 + c] = _mm512_sub_ps(d2, d1);
+            t[12 + c] = _mm512_sub_ps(d1, d3);
+        }
+        for r in 0..4 {
+            let (t0, t1, t2, t3) = (t[4 * r], t[4 * r + 1], t[4 * r + 2], t[4 * r + 3]);
+            let point = [
+                _mm512_sub_ps(t0, t2),
+                _mm512_add_ps(t1, t2),
+                _mm512_sub_ps(t2, t1),
+                _mm512_sub_ps(t1, t3),
+            ];
+            for (c, &p) in point.iter().enumerate() {
+                // SAFETY: within the destination (asserted), masked to the channels.
+                unsafe {
+                    _mm512_mask_storeu_ps(
+                        dst.as_mut_ptr().add(at + (4 * r + c) * cin + c0),
+                        mask,
+                        p,
+                    )
+                };
+            }
+        }
+    }
+}
+
+/// `A^T m A` (+ bias) of tile `(ti, tj)`'s products (`m[at + point * cout_pad..]`, `cout`
+/// lanes) into the position-major output rows of the block that starts at output row `o0`;
+/// outputs past the plane's edge are dropped.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+#[allow(clippy::too_many_arguments)]
+unsafe fn output_tile(
+    m: &[f32],
+    at: usize,
+    bias: Option<&[f32]>,
+    cout: usize,
+    t: &Tiles,
+    (ti, tj, o0): (usize, usize, usize),
+    rows: &mut [f32],
+) {
+    let plane = t.cout_pad;
+    assert!(15 * plane + at + cout <= m.len());
+    let rows_in_block = rows.len() / (t.wo * cout);
+    for c0 in (0..cout).step_by(LANES) {
+        let mask: __mmask16 = lane_mask(c0, cout);
+        // SAFETY: masked loads within m (asserted) and the bias (cout values).
+        let p: [__m512; POINTS] = std::array::from_fn(|e| unsafe {
+            _mm512_maskz_loadu_ps(mask, m.as_ptr().add(e * plane + at + c0))
+        });
+        let b = match bias {
+            Some(b) => unsafe { _mm512_maskz_loadu_ps(mask, b.as_ptr().add(c0)) },
+            None => _mm512_setzero_ps(),
+        };
+        // Along the rows: s[0] = m0 + m1 + m2, s[1] = m1 - m2 - m3 (per column c).
+        let mut s = [_mm512_setzero_ps(); 8];
+        for c in 0..4 {
+            let (m0, m1, m2, m3) = (p[c], p[4 + c], p[8 + c], p[12 + c]);
+            s[c] = _mm512_add_ps(_mm512_add_ps(m0, m1), m2);
+            s[4 + c] = _mm512_sub_ps(_mm512_sub_ps(m1, m2), m3);
+        }
+        for a in 0..2 {
+            let (s0, s1, s2, s3) = (s[4 * a], s[4 * a + 1], s[4 * a + 2], s[4 * a + 3]);
+            let y = [
+                _mm512_add_ps(_mm512_add_ps(_mm512_add_ps(s0, s1), s2), b),
+                _mm512_add_ps(_mm512_sub_ps(_mm512_sub_ps(s1, s2), s3), b),
+            ];
+            let (orow, ocol) = (2 * ti + a, 2 * tj);
+            if orow >= t.ho || orow - o0 >= rows_in_block {
+                continue;
+            }
+            for (dc, &yv) in y.iter().enumerate() {
+                if ocol + dc < t.wo {
+                    let at = (((orow - o0) * t.wo) + ocol + dc) * cout + c0;
+                    assert!(at + (cout - c0).min(LANES) <= rows.len());
+                    // SAFETY: within rows (asserted), masked to the channels.
+                    unsafe { _mm512_mask_storeu_ps(rows.as_mut_ptr().add(at), mask, yv) };
+                }
+            }
+        }
+    }
+}
+
+/// One participant's buffers for the first pass of the weight gradient.
+struct SampleScratch {
+    /// One input sample, position-major: `(H x W) x C_in`.
+    rows: Scratch<f32>,
+    /// One output-gradient sample, position-major: `(H_out x W_out) x C_out`.
+    grad_rows: Scratch<f32>,
+}
+
+/// Weight gradient of an [`applies_weight`] shape: `grad_weight = G^T [sum over tiles of
+/// (A dY A^T) . (B^T d B)] G` (buffers checked by the caller; no bias).
+pub(crate) fn grad_weight(
+    shape: &ConvShape,
+    grad_out: &[f32],
+    input: &[f32],
+    grad_weight: &mut [f32],
+    threads: usize,
+) -> Result<()> {
+    let (cin, cout) = (shape.in_channels, shape.out_channels);
+    let t = Tiles::new(shape);
+    let cp = t.cout_pad;
+    let tiles = shape.batch * t.per_sample;
+    // Tile-major: tile q's 16 points side by side.
+    let (v_tile, g_tile) = (POINTS * cin, POINTS * cp);
+    // Every element of `v` is written below, and of `gm` every lane below C_out (the lanes
+    // past it only reach lanes of dU that are never read).
+    let mut v = scratch::overwritten(tiles * v_tile, 0f32);
+    let mut gm = scratch::overwritten(tiles * g_tile, 0f32);
+    let zeros = vec![0f32; cin.max(cout).max(MAX_WIDTH)];
+    let work = shape.macs().saturating_mul(4);
+    {
+        let (vs, gs) = (SharedMut::new(&mut v), SharedMut::new(&mut gm));
+        let buffers = || SampleScratch {
+            rows: scratch::overwritten(t.h * t.w * cin, 0f32),
+            grad_rows: scratch::overwritten(t.ho * t.wo * cout, 0f32),
+        };
+        run_tasks(shape.batch, threads, work, buffers, |s, n| {
+            let x = &input[n * cin * t.h * t.w..][..cin * t.h * t.w];
+            transpose(x, t.h * t.w, cin, t.h * t.w, &mut s.rows, cin);
+            let g = &grad_out[n * cout * t.ho * t.wo..][..cout * t.ho * t.wo];
+            transpose(g, t.ho * t.wo, cout, t.ho * t.wo, &mut s.grad_rows, cout);
+            let q0 = n * t.per_sample;
+            // SAFETY: tiles q0..q0 + per_sample belong to this task.
+            let vp = unsafe { vs.slice(q0 * v_tile, t.per_sample * v_tile) };
+            let gp = unsafe { gs.slice(q0 * g_tile, t.per_sample * g_tile) };
+            for ti in 0..t.th {
+                for tj in 0..t.tw {
+                    let q = ti * t.tw + tj;
+                    let patch: [&[f32]; POINTS] = std::array::from_fn(|e| {
+                        match (
+                            Tiles::inside(ti, e / 4, t.pad_top, t.h),
+                            Tiles::inside(tj, e % 4, t.pad_left, t.w),
+                        ) {
+                            (Some(r), Some(c)) => &s.rows[(r * t.w + c) * cin..][..cin],
+                            _ => &zeros[..cin],
+                        }
+                    });
+                    let grads: [&[f32]; 4] = std::array::from_fn(|e| {
+                        let (r, c) = (2 * ti + e / 2, 2 * tj + e % 2);
+                        if r < t.ho && c < t.wo {
+                            &s.grad_rows[(r * t.wo + c) * cout..][..cout]
+                        } else {
+                            &zeros[..cout]
+                        }
+                    });
+                    // SAFETY: AVX-512F is available; the destinations hold this sample's tiles.
+                    unsafe {
+                        input_tile(&patch, cin, vp, q * v_tile);
+                        grad_tile(&grads, cout, gp, q * g_tile, cp);
+                    }
+                }
+            }
+        })?;
+    }
+    // dU[point][ci][co] = sum over tiles of V[point][tile][ci] * GM[point][tile][co].
+    let tile_offsets: Vec<usize> = (0..tiles).map(|q| q * v_tile).collect();
+    let mut jobs = Vec::new();
+    for point in 0..POINTS {
+        for &(lane0, cb) in &lane_chunks(cp) {
+            for ci0 in (0..cin).step_by(rows_for(cb)) {
+                jobs.push((point, lane0, cb, ci0));
+            }
+        }
+    }
+    let mut du = scratch::overwritten(POINTS * cin * cp, 0f32);
+    {
+        let dus = SharedMut::new(&mut du);
+        let io = || vec![0f32; MAX_P * MAX_WIDTH];
+        run_tasks(jobs.len(), threads, work, io, |io, job| {
+            let (point, lane0, cb, ci0) = jobs[job];
+            let (width, ci1) = (cb * LANES, (ci0 + rows_for(cb)).min(cin));
+            let rows: [usize; MAX_P] = std::array::from_fn(|i| ci0 + i);
+            let b = &rows[..ci1 - ci0];
+            implicit::call(
+                cb,
+                &v[point * cin..],
+                &tile_offsets,
+                b,
+                &gm[point * cp..],
+                (g_tile, lane0),
+                Some(&zeros[..width]),
+                (io, MAX_WIDTH),
+            );
+            for ci in ci0..ci1 {
+                // SAFETY: row ci, lanes lane0.. of this point belong to this job alone.
+                let dst = unsafe { dus.slice((point * cin + ci) * cp + lane0, width) };
+                dst.copy_from_slice(&io[(ci - ci0) * MAX_WIDTH..][..width]);
+            }
+        })?;
+    }
+    // grad_weight[co][ci][k] = (G^T dU G)[k], through taps-major rows (ci * 9 + k) x C_out.
+    let mut taps = scratch::overwritten(cin * 9 * cp, 0f32);
+    // SAFETY: AVX-512F is available (`applies`); the sizes are those of the buffers.
+    unsafe { weight_taps(&du, cin, cp, &mut taps) };
+    transpose(&taps, cp, cin * 9, cout, grad_weight, cin * 9);
+    Ok(())
+}
+
+/// `A g A^T` of one 2x2 block of output gradients (`grads[r * 2 + c]`, `cout` channels each)
+/// into `dst[at + point * ld..][..cout]`.
+///
+/// # Safety
+/// AVX-512F must be available.
+#[cfg(target_arch = "x86_64")]
+#[target_feature(enable = "avx512f")]
+unsafe fn grad_tile(grads: &[&[f32]; 4], cout: usize, dst: &mut [f32], at: usize, ld: usize) {
+    assert!(grads.iter().all(|g| g.len() >= cout));
+    assert!(at + 15 * ld + cout <= dst.len());
+    let neg = _mm512_set1_ps(-1.0);
+    for c0 in (0..cout).step_by(LANES) {
+        let mask: __mmask16 = lane_mask(c0, cout);
+        // SAFETY: masked loads within each row (asserted).
+        let g: [__m512; 4] = std::array::from_fn(|e| unsafe {
+            _mm512_maskz_loadu_ps(mask, grads[e].as_ptr().add(c0))
+        });
+        // Along the rows: h = A g (4 x 2), then along the columns: h A^T (4 x 4).
+        let mut h = [_mm512_setzero_ps(); 8];
+        for c in 0..2 {
+            let (g0, g1) = (g[c], g[2 + c]);
+            h[c] = g0;
+            h[2 + c] = _mm512_add_ps(g0, g1);
+            h[4 + c] = _mm512_sub_ps(g0, g1);
+            h[6 + c] = _mm512_mul_ps(g1, neg);
+        }
+        for r in 0..4 {
+            let (h0, h1) = (h[2 * r], h[2 * r + 1]);
+            let point = [
+                h0,
+                _mm512_add_ps(h0, h1),
+                _mm512_sub_ps(h0, h1),
+                _mm512_mul_ps(h1, neg),
+            ];
+            for (c, &p) in point.iter().enumerate() {
+                // SAFETY: within dst (asserted), masked to the channels.
+                unsafe {
+                    _mm512_mask_storeu_ps(dst.as_mut_ptr().add(at + (4 * r + c) * ld + c0), mask, p)
+                };
+            }
+        }
+    }
+}
