@@ -47,9 +47,15 @@ def winograd_problems(draw, nonfinite: bool = False):
     return x, w, b, pads
 
 
+def _f64(a):
+    """A float64 copy with real strides: ``einsum`` factors a broadcast (stride 0) operand out
+    of its sums (``inf * sum(w)`` instead of the sum of ``inf * w``, NaN for mixed signs)."""
+    return np.array(a, np.float64, order="C", copy=True)
+
+
 def _windows(x, pads):
     """The padded input's 3x3 windows, (N, C_in, H_out, W_out, 3, 3), in float64."""
-    (ph, pw), x64 = pads, np.asarray(x, np.float64)
+    (ph, pw), x64 = pads, _f64(x)
     padded = np.pad(x64, ((0, 0), (0, 0), (ph, ph), (pw, pw)))
     return sliding_window_view(padded, (3, 3), axis=(2, 3))
 
@@ -86,19 +92,19 @@ def _winograd_scale(x, w, b, pads):
 
 def _forward64(x, w, b, pads):
     """(value, scale) of the forward pass in float64."""
-    win, w64 = _windows(x, pads), np.asarray(w, np.float64)
+    win, w64 = _windows(x, pads), _f64(w)
     y = np.einsum("nchwij,ocij->nohw", win, w64)
     s = np.einsum("nchwij,ocij->nohw", np.abs(win), np.abs(w64))
     if b is not None:
-        y = y + np.asarray(b, np.float64)[:, None, None]
-        s = s + np.abs(np.asarray(b, np.float64))[:, None, None]
+        y = y + _f64(b)[:, None, None]
+        s = s + np.abs(_f64(b))[:, None, None]
     return y, s
 
 
 def _grad_input64(g, w, x_shape, pads):
     """(value, scale) of the input gradient in float64: each tap's products added back."""
     (ph, pw), (n, c_in, h, wd) = pads, x_shape
-    g64, w64 = np.asarray(g, np.float64), np.asarray(w, np.float64)
+    g64, w64 = _f64(g), _f64(w)
     ho, wo = g.shape[2:]
     gi = np.zeros((n, c_in, h + 2 * ph, wd + 2 * pw))
     si = np.zeros_like(gi)
@@ -114,7 +120,7 @@ def _grad_input64(g, w, x_shape, pads):
 
 def _grad_weight64(g, x, pads):
     """(value, scale) of the weight gradient in float64."""
-    win, g64 = _windows(x, pads), np.asarray(g, np.float64)
+    win, g64 = _windows(x, pads), _f64(g)
     gw = np.einsum("nohw,nchwij->ocij", g64, win)
     return gw, np.einsum("nohw,nchwij->ocij", np.abs(g64), np.abs(win))
 

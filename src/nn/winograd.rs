@@ -368,7 +368,7 @@ pub(crate) fn forward(
                 let q = (ti - ti0) * t.tw + tj;
                 let patch: [&[f32]; POINTS] = std::array::from_fn(|e| pixel(ti, tj, e));
                 // SAFETY: AVX-512F is available (`applies`).
-                unsafe { input_tile(&patch, cin, &mut s.v, q * POINTS * cin) };
+                unsafe { input_tile(&patch, cin, &mut s.v, q * POINTS * cin, cin) };
             }
         }
         // The 16 products, (tiles x C_in) by (C_in x C_out_pad) each.
@@ -428,15 +428,15 @@ pub(crate) fn forward(
 }
 
 /// `B^T d B` of one 4x4 patch (`patch[r * 4 + c]`: `cin` channels each) into
-/// `dst[at + point * cin..][..cin]` (a tile's points side by side: one stretch of memory).
+/// `dst[at + point * ld..][..cin]`.
 ///
 /// # Safety
 /// AVX-512F must be available.
 #[cfg(target_arch = "x86_64")]
 #[target_feature(enable = "avx512f")]
-unsafe fn input_tile(patch: &[&[f32]; POINTS], cin: usize, dst: &mut [f32], at: usize) {
+unsafe fn input_tile(patch: &[&[f32]; POINTS], cin: usize, dst: &mut [f32], at: usize, ld: usize) {
     assert!(patch.iter().all(|p| p.len() >= cin));
-    assert!(at + POINTS * cin <= dst.len());
+    assert!(at + 15 * ld + cin <= dst.len());
     for c0 in (0..cin).step_by(LANES) {
         let mask: __mmask16 = lane_mask(c0, cin);
         // SAFETY: masked loads within each row's `cin` values (asserted).
@@ -463,11 +463,7 @@ unsafe fn input_tile(patch: &[&[f32]; POINTS], cin: usize, dst: &mut [f32], at: 
             for (c, &p) in point.iter().enumerate() {
                 // SAFETY: within the destination (asserted), masked to the channels.
                 unsafe {
-                    _mm512_mask_storeu_ps(
-                        dst.as_mut_ptr().add(at + (4 * r + c) * cin + c0),
-                        mask,
-                        p,
-                    )
+                    _mm512_mask_storeu_ps(dst.as_mut_ptr().add(at + (4 * r + c) * ld + c0), mask, p)
                 };
             }
         }
@@ -534,16 +530,25 @@ unsafe fn output_tile(
     }
 }
 
-/// One participant's buffers for the first pass of the weight gradient.
-struct SampleScratch {
-    /// One input sample, position-major: `(H x W) x C_in`.
-    rows: Scratch<f32>,
-    /// One output-gradient sample, position-major: `(H_out x W_out) x C_out`.
-    grad_rows: Scratch<f32>,
+/// Elements between the point blocks of the weight gradient's tile buffers beyond their
+/// length (one cache line).
+const SKEW: usize = 16;
+
+/// Tiles of one weight-gradient task: fixed by the shape (an eighth of the batch's tiles, 64
+/// to 512), so each task's partial sum, and their sum in task order, never depend on the
+/// thread count.
+fn weight_chunk(tiles: usize) -> usize {
+    tiles.div_ceil(8).clamp(64, 512)
 }
 
-/// Weight gradient of an [`applies_weight`] shape: `grad_weight = G^T [sum over tiles of
-/// (A dY A^T) . (B^T d B)] G` (buffers checked by the caller; no bias).
+/// Weight gradient of an [`applies_weight`] shape (buffers checked by the caller; no bias):
+/// `grad_weight = G^T dU G` with, for each of the 16 transform points,
+/// `dU[point] = sum over tiles of (B^T d B)[point] (x) (A dY A^T)[point]` (c_in by c_out).
+///
+/// The images are first transposed to position-major rows (one task per sample). Then each
+/// task takes a fixed chunk of tiles: it transforms them into its own point-major buffers (in
+/// cache) and accumulates the 16 products into its own partial dU; the partials are added in
+/// chunk order.
 pub(crate) fn grad_weight(
     shape: &ConvShape,
     grad_out: &[f32],
@@ -554,94 +559,136 @@ pub(crate) fn grad_weight(
     let (cin, cout) = (shape.in_channels, shape.out_channels);
     let t = Tiles::new(shape);
     let cp = t.cout_pad;
-    let tiles = shape.batch * t.per_sample;
-    // Tile-major: tile q's 16 points side by side.
-    let (v_tile, g_tile) = (POINTS * cin, POINTS * cp);
-    // Every element of `v` is written below, and of `gm` every lane below C_out (the lanes
-    // past it only reach lanes of dU that are never read).
-    let mut v = scratch::overwritten(tiles * v_tile, 0f32);
-    let mut gm = scratch::overwritten(tiles * g_tile, 0f32);
-    let zeros = vec![0f32; cin.max(cout).max(MAX_WIDTH)];
+    let (plane_in, plane_out) = (t.h * t.w, t.ho * t.wo);
     let work = shape.macs().saturating_mul(4);
+    // Position-major copies of the input and the output gradient, every element written.
+    let mut rows = scratch::overwritten(shape.batch * plane_in * cin, 0f32);
+    let mut grad_rows = scratch::overwritten(shape.batch * plane_out * cout, 0f32);
     {
-        let (vs, gs) = (SharedMut::new(&mut v), SharedMut::new(&mut gm));
-        let buffers = || SampleScratch {
-            rows: scratch::overwritten(t.h * t.w * cin, 0f32),
-            grad_rows: scratch::overwritten(t.ho * t.wo * cout, 0f32),
+        let (rs, gs) = (SharedMut::new(&mut rows), SharedMut::new(&mut grad_rows));
+        run_tasks(
+            shape.batch,
+            threads,
+            work,
+            || (),
+            |_, n| {
+                // SAFETY: sample n's rows belong to this task alone.
+                let (r, g) = unsafe {
+                    (
+                        rs.slice(n * plane_in * cin, plane_in * cin),
+                        gs.slice(n * plane_out * cout, plane_out * cout),
+                    )
+                };
+                let x = &input[n * cin * plane_in..][..cin * plane_in];
+                transpose(x, plane_in, cin, plane_in, r, cin);
+                let go = &grad_out[n * cout * plane_out..][..cout * plane_out];
+                transpose(go, plane_out, cout, plane_out, g, cout);
+            },
+        )?;
+    }
+    let tiles = shape.batch * t.per_sample;
+    let chunk = weight_chunk(tiles);
+    let parts = tiles.div_ceil(chunk);
+    // Each partial: POINTS blocks of (c_in + MAX_P) rows of cout_pad (the micro-kernel stores
+    // whole row blocks; the rows past c_in are slack).
+    let part_rows = cin + MAX_P;
+    let part_len = POINTS * part_rows * cp;
+    let mut partials = scratch::overwritten(parts * part_len, 0f32);
+    let tile_offsets: Vec<usize> = (0..chunk).map(|q| q * cin).collect();
+    let zeros = vec![0f32; cin.max(cout).max(MAX_WIDTH)];
+    let lanes = lane_chunks(cp);
+    {
+        let ps = SharedMut::new(&mut partials);
+        // Point blocks `chunk * c + SKEW` apart: at a power-of-two distance the 16 stores of a
+        // tile's transform all fall in one set of the L1 cache.
+        let (v_ld, g_ld) = (chunk * cin + SKEW, chunk * cp + SKEW);
+        let buffers = || {
+            (
+                scratch::overwritten(POINTS * v_ld, 0f32),
+                // Lanes past C_out are never written: zero, so they stay finite.
+                scratch::filled(POINTS * g_ld, 0f32),
+            )
         };
-        run_tasks(shape.batch, threads, work, buffers, |s, n| {
-            let x = &input[n * cin * t.h * t.w..][..cin * t.h * t.w];
-            transpose(x, t.h * t.w, cin, t.h * t.w, &mut s.rows, cin);
-            let g = &grad_out[n * cout * t.ho * t.wo..][..cout * t.ho * t.wo];
-            transpose(g, t.ho * t.wo, cout, t.ho * t.wo, &mut s.grad_rows, cout);
-            let q0 = n * t.per_sample;
-            // SAFETY: tiles q0..q0 + per_sample belong to this task.
-            let vp = unsafe { vs.slice(q0 * v_tile, t.per_sample * v_tile) };
-            let gp = unsafe { gs.slice(q0 * g_tile, t.per_sample * g_tile) };
-            for ti in 0..t.th {
-                for tj in 0..t.tw {
-                    let q = ti * t.tw + tj;
-                    let patch: [&[f32]; POINTS] = std::array::from_fn(|e| {
-                        match (
-                            Tiles::inside(ti, e / 4, t.pad_top, t.h),
-                            Tiles::inside(tj, e % 4, t.pad_left, t.w),
-                        ) {
-                            (Some(r), Some(c)) => &s.rows[(r * t.w + c) * cin..][..cin],
-                            _ => &zeros[..cin],
-                        }
-                    });
-                    let grads: [&[f32]; 4] = std::array::from_fn(|e| {
-                        let (r, c) = (2 * ti + e / 2, 2 * tj + e % 2);
-                        if r < t.ho && c < t.wo {
-                            &s.grad_rows[(r * t.wo + c) * cout..][..cout]
-                        } else {
-                            &zeros[..cout]
-                        }
-                    });
-                    // SAFETY: AVX-512F is available; the destinations hold this sample's tiles.
-                    unsafe {
-                        input_tile(&patch, cin, vp, q * v_tile);
-                        grad_tile(&grads, cout, gp, q * g_tile, cp);
+        run_tasks(parts, threads, work, buffers, |(v, gm), part| {
+            let q0 = part * chunk;
+            let len = chunk.min(tiles - q0);
+            for q in q0..q0 + len {
+                let (n, tile) = (q / t.per_sample, q % t.per_sample);
+                let (ti, tj) = (tile / t.tw, tile % t.tw);
+                let x = &rows[n * plane_in * cin..][..plane_in * cin];
+                let patch: [&[f32]; POINTS] = std::array::from_fn(|e| {
+                    match (
+                        Tiles::inside(ti, e / 4, t.pad_top, t.h),
+                        Tiles::inside(tj, e % 4, t.pad_left, t.w),
+                    ) {
+                        (Some(ir), Some(ic)) => &x[(ir * t.w + ic) * cin..][..cin],
+                        _ => &zeros[..cin],
+                    }
+                });
+                let g = &grad_rows[n * plane_out * cout..][..plane_out * cout];
+                let grads: [&[f32]; 4] = std::array::from_fn(|e| {
+                    let (orow, ocol) = (2 * ti + e / 2, 2 * tj + e % 2);
+                    if orow < t.ho && ocol < t.wo {
+                        &g[(orow * t.wo + ocol) * cout..][..cout]
+                    } else {
+                        &zeros[..cout]
+                    }
+                });
+                let at = q - q0;
+                // SAFETY: AVX-512F is available (`applies`); the functions check their bounds.
+                unsafe {
+                    input_tile(&patch, cin, v, at * cin, v_ld);
+                    grad_tile(&grads, cout, gm, at * cp, g_ld);
+                }
+            }
+            // SAFETY: partial `part` belongs to this task alone.
+            let acc = unsafe { ps.slice(part * part_len, part_len) };
+            for point in 0..POINTS {
+                let acc = &mut acc[point * part_rows * cp..][..part_rows * cp];
+                let vp = &v[point * v_ld..][..len * cin];
+                let gp = &gm[point * g_ld..][..len * cp];
+                for &(lane0, cb) in &lanes {
+                    let (width, step) = (cb * LANES, rows_for(cb));
+                    for ci0 in (0..cin).step_by(step) {
+                        let b: [usize; MAX_P] = std::array::from_fn(|i| ci0 + i);
+                        implicit::call(
+                            cb,
+                            vp,
+                            &tile_offsets[..len],
+                            &b[..step.min(cin - ci0)],
+                            gp,
+                            (cp, lane0),
+                            Some(&zeros[..width]),
+                            (&mut acc[ci0 * cp + lane0..], cp),
+                        );
                     }
                 }
             }
         })?;
     }
-    // dU[point][ci][co] = sum over tiles of V[point][tile][ci] * GM[point][tile][co].
-    let tile_offsets: Vec<usize> = (0..tiles).map(|q| q * v_tile).collect();
-    let mut jobs = Vec::new();
-    for point in 0..POINTS {
-        for &(lane0, cb) in &lane_chunks(cp) {
-            for ci0 in (0..cin).step_by(rows_for(cb)) {
-                jobs.push((point, lane0, cb, ci0));
-            }
-        }
-    }
+    // dU: the partials' sum, in chunk order (one task per point).
     let mut du = scratch::overwritten(POINTS * cin * cp, 0f32);
     {
         let dus = SharedMut::new(&mut du);
-        let io = || vec![0f32; MAX_P * MAX_WIDTH];
-        run_tasks(jobs.len(), threads, work, io, |io, job| {
-            let (point, lane0, cb, ci0) = jobs[job];
-            let (width, ci1) = (cb * LANES, (ci0 + rows_for(cb)).min(cin));
-            let rows: [usize; MAX_P] = std::array::from_fn(|i| ci0 + i);
-            let b = &rows[..ci1 - ci0];
-            implicit::call(
-                cb,
-                &v[point * cin..],
-                &tile_offsets,
-                b,
-                &gm[point * cp..],
-                (g_tile, lane0),
-                Some(&zeros[..width]),
-                (io, MAX_WIDTH),
-            );
-            for ci in ci0..ci1 {
-                // SAFETY: row ci, lanes lane0.. of this point belong to this job alone.
-                let dst = unsafe { dus.slice((point * cin + ci) * cp + lane0, width) };
-                dst.copy_from_slice(&io[(ci - ci0) * MAX_WIDTH..][..width]);
-            }
-        })?;
+        let sum_work = (parts * part_len).saturating_mul(64);
+        run_tasks(
+            POINTS,
+            threads,
+            sum_work,
+            || (),
+            |_, point| {
+                // SAFETY: point `point`'s rows of dU belong to this task alone.
+                let dst = unsafe { dus.slice(point * cin * cp, cin * cp) };
+                for part in 0..parts {
+                    let src = &partials[part * part_len + point * part_rows * cp..][..cin * cp];
+                    if part == 0 {
+                        dst.copy_from_slice(src);
+                    } else {
+                        dst.iter_mut().zip(src).for_each(|(d, s)| *d += s);
+                    }
+                }
+            },
+        )?;
     }
     // grad_weight[co][ci][k] = (G^T dU G)[k], through taps-major rows (ci * 9 + k) x C_out.
     let mut taps = scratch::overwritten(cin * 9 * cp, 0f32);
