@@ -6,6 +6,8 @@ also checked against the pure-Python definitions in ``fastconv.reference``. Opti
 schedules, state dicts, bad shapes and seeding are tested at the end.
 """
 
+import math
+
 import numpy as np
 import pytest
 from fastconv import nn
@@ -364,6 +366,41 @@ def test_optimizers_match_torch(name, kw):
         p.grad += _rand((3, 4), seed=10 + i)
         opt.step()
     np.testing.assert_allclose(p.data, want, rtol=1e-5, atol=1e-6)
+
+
+def _adam_numpy(p, g, m, v, t, lr, betas, eps, wd, decoupled):
+    """Adam's update as separate float32 NumPy operations (each rounded once), in place."""
+    b1, b2 = betas
+    if wd:
+        if decoupled:
+            p *= F32(1.0 - lr * wd)
+        else:
+            g = p * F32(wd) + g
+    m *= F32(b1)
+    m += g * F32(1.0 - b1)
+    v *= F32(b2)
+    v += (g * g) * F32(1.0 - b2)
+    denom = np.sqrt(v) * F32(1.0 / math.sqrt(1.0 - b2**t)) + F32(eps)
+    p -= (m / denom) * F32(lr / (1.0 - b1**t))
+
+
+@pytest.mark.parametrize("name, wd", [("Adam", 0.0), ("Adam", 0.1), ("AdamW", 0.05)])
+def test_adam_step_is_the_float32_formula_bitwise(name, wd):
+    """The fused Rust pass rounds the same float32 operations in the same order as NumPy."""
+    rng = np.random.default_rng(3)
+    w0 = rng.standard_normal(1000).astype(F32)
+    p = nn.Parameter(w0.copy())
+    opt = getattr(nn, name)([p], lr=3e-3, betas=(0.8, 0.95), eps=1e-6, weight_decay=wd)
+    want, m, v = w0.copy(), np.zeros_like(w0), np.zeros_like(w0)
+    for t in range(1, 8):
+        g = (rng.standard_normal(1000) * 10.0 ** rng.integers(-3, 3, 1000)).astype(F32)
+        opt.zero_grad()
+        p.grad += g
+        opt.step()
+        _adam_numpy(want, g, m, v, t, 3e-3, (0.8, 0.95), 1e-6, wd, name == "AdamW")
+        np.testing.assert_array_equal(p.data, want)
+        np.testing.assert_array_equal(opt.exp_avg, m)
+        np.testing.assert_array_equal(opt.exp_avg_sq, v)
 
 
 def test_sgd_plain_rule():

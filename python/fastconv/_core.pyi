@@ -243,6 +243,22 @@ def channel_sums(
     """Sum of ``input`` (N, C, *S) over every axis but the channel, accumulated in float64,
     as ``(C,)`` of the input's dtype (C-contiguous float32/float64 input)."""
 
+def adam_step(
+    data: npt.NDArray[np.float32],
+    grad: npt.NDArray[np.float32],
+    exp_avg: npt.NDArray[np.float32],
+    exp_avg_sq: npt.NDArray[np.float32],
+    lr: float,
+    beta1: float,
+    beta2: float,
+    eps: float,
+    weight_decay: float,
+    decoupled: bool,
+    step: int,
+) -> None:
+    """One Adam (AdamW when ``decoupled``) update of the flat contiguous float32 buffers, in
+    place; ``step`` counts from 1. Bitwise the float32 NumPy formulation, in one pass."""
+
 def batch_norm_forward(
     input: npt.NDArray[np.floating],
     weight: Optional[npt.NDArray[np.floating]],

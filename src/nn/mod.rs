@@ -21,6 +21,7 @@ pub mod im2col;
 mod implicit;
 mod implicit_kernel;
 mod implicit_phases;
+pub mod optim;
 pub mod pool;
 mod runs;
 pub mod tasks;

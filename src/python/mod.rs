@@ -11,6 +11,7 @@ mod errors;
 mod interrupt;
 mod layout;
 mod nn;
+mod optim;
 mod pool;
 mod threads;
 
@@ -34,6 +35,7 @@ fn _core(m: &Bound<'_, PyModule>) -> PyResult<()> {
     nn::register(m)?;
     pool::register(m)?;
     batchnorm::register(m)?;
+    optim::register(m)?;
     m.add("__version__", env!("CARGO_PKG_VERSION"))?;
     Ok(())
 }

@@ -8,11 +8,11 @@ allocates nothing. The values are unchanged by the gathering.
 
 from __future__ import annotations
 
-import math
 from typing import Iterable, List
 
 import numpy as np
 
+from fastconv import _core
 from fastconv.nn.modules import DTYPE, Parameter
 
 __all__ = ["Optimizer", "SGD", "Adam", "AdamW"]
@@ -162,38 +162,28 @@ class Adam(Optimizer):
         self.decoupled = bool(decoupled)
         self.exp_avg = np.zeros_like(self.data)
         self.exp_avg_sq = np.zeros_like(self.data)
-        self._denom = np.empty_like(self.data)
 
     def step(self) -> None:
-        """One Adam update (torch's formula: bias corrections folded into the step)."""
-        b1, b2 = self.betas
+        """One Adam update (torch's formula: bias corrections folded into the step), in one
+        fused pass over the flat buffers (``fastconv._core.adam_step``: per element
+        ``m = b1 m + (1 - b1) g``, ``v = b2 v + (1 - b2) g^2``,
+        ``p -= lr / (1 - b1^t) * m / (sqrt(v) / sqrt(1 - b2^t) + eps)``, each operation
+        rounded to float32 once)."""
         self.step_count += 1
-        t = self.step_count
-        g = self.grad
-        if self.weight_decay:
-            if self.decoupled:
-                self.data *= DTYPE(1.0 - self.lr * self.weight_decay)
-            else:
-                g = self._tmp
-                np.multiply(self.data, DTYPE(self.weight_decay), out=g)
-                g += self.grad
-        m, v, tmp, denom = self.exp_avg, self.exp_avg_sq, self._tmp, self._denom
-        # m = b1 m + (1 - b1) g ; v = b2 v + (1 - b2) g^2
-        m *= DTYPE(b1)
-        np.multiply(g, DTYPE(1.0 - b1), out=denom)
-        m += denom
-        v *= DTYPE(b2)
-        np.multiply(g, g, out=denom)
-        denom *= DTYPE(1.0 - b2)
-        v += denom
-        bc1 = 1.0 - b1**t
-        bc2 = 1.0 - b2**t
-        np.sqrt(v, out=denom)
-        denom *= DTYPE(1.0 / math.sqrt(bc2))
-        denom += DTYPE(self.eps)
-        np.divide(m, denom, out=tmp)
-        tmp *= DTYPE(self.lr / bc1)
-        self.data -= tmp
+        b1, b2 = self.betas
+        _core.adam_step(
+            self.data,
+            self.grad,
+            self.exp_avg,
+            self.exp_avg_sq,
+            self.lr,
+            b1,
+            b2,
+            self.eps,
+            self.weight_decay,
+            self.decoupled,
+            self.step_count,
+        )
 
     def state_dict(self) -> dict:
         """Step count, lr and both moment buffers."""
