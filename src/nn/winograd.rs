@@ -46,6 +46,10 @@ const MIN_BATCH: usize = 4;
 /// Bytes of transformed tiles (input and product) one forward task keeps at once.
 const TASK_BYTES: usize = 512 << 10;
 
+/// Fewest tiles of a forward task when whole samples fit in one: smaller planes are grouped,
+/// several samples to a task, so that the products run on enough rows (a 4x4 plane has 4).
+const MIN_TASK_TILES: usize = 32;
+
 /// Most bytes of the whole-batch transforms the weight gradient holds.
 const WEIGHT_GRAD_BYTES: usize = 16 << 20;
 
@@ -312,85 +316,92 @@ pub(crate) fn forward(
 ) -> Result<()> {
     let (cin, cout) = (shape.in_channels, shape.out_channels);
     let t = Tiles::new(shape);
-    let u = weight_transform(weight, cin, cout, t.cout_pad, flip);
-    // Tile rows per task: as many as fit TASK_BYTES of transformed tiles.
-    let per_tile_bytes = POINTS * (cin + t.cout_pad) * 4;
-    let block_rows = (TASK_BYTES / per_tile_bytes / t.tw.max(1)).clamp(1, t.th.max(1));
+    let cp = t.cout_pad;
+    let u = weight_transform(weight, cin, cout, cp, flip);
+    // Tile rows per task: as many as fit TASK_BYTES of transformed tiles; when a whole sample
+    // fits, samples go `group` to a task.
+    let per_tile_bytes = POINTS * (cin + cp) * 4;
+    let fit = (TASK_BYTES / per_tile_bytes).max(1);
+    let block_rows = (fit / t.tw.max(1)).clamp(1, t.th.max(1));
     let blocks = t.th.div_ceil(block_rows);
     let max_tiles = block_rows * t.tw;
+    let group = if blocks == 1 {
+        MIN_TASK_TILES
+            .div_ceil(max_tiles.max(1))
+            .clamp(1, (fit / max_tiles.max(1)).max(1))
+    } else {
+        1
+    };
     let in_rows = (2 * block_rows + 2).min(t.h);
     let out_rows = (2 * block_rows).min(t.ho);
     let out_len = checked_product(&[out_rows, t.wo, cout], "output block")?;
     // Each buffer is written before it is read (rows: those the block's patches reach).
     let buffers = || ForwardScratch {
         rows: scratch::overwritten(in_rows * t.w * cin, 0f32),
-        v: scratch::overwritten(POINTS * max_tiles * cin, 0f32),
-        m: scratch::overwritten((max_tiles + MAX_P) * POINTS * t.cout_pad, 0f32),
+        v: scratch::overwritten(POINTS * group * max_tiles * cin, 0f32),
+        m: scratch::overwritten((group * max_tiles + MAX_P) * POINTS * cp, 0f32),
         out_rows: scratch::overwritten(out_len, 0f32),
         out_planes: scratch::overwritten(out_len, 0f32),
     };
     let channel_offsets: Vec<usize> = (0..cin).collect();
     let zeros = vec![0f32; cin.max(MAX_WIDTH)];
-    let chunks = lane_chunks(t.cout_pad);
+    let chunks = lane_chunks(cp);
     let plane_out = t.ho * t.wo;
     let shared = SharedMut::new(out);
     let work = shape.macs().saturating_mul(4);
-    run_tasks(shape.batch * blocks, threads, work, buffers, |s, task| {
-        let (n, block) = (task / blocks, task % blocks);
+    let groups = shape.batch.div_ceil(group);
+    run_tasks(groups * blocks, threads, work, buffers, |s, task| {
+        let (n0, block) = ((task / blocks) * group, task % blocks);
+        let samples = n0..(n0 + group).min(shape.batch);
         let (ti0, ti1) = (block * block_rows, ((block + 1) * block_rows).min(t.th));
         let tiles = (ti1 - ti0) * t.tw;
         // Input rows the block's patches reach, transposed to position-major.
         let r0 = (2 * ti0).saturating_sub(t.pad_top).min(t.h);
         let r1 = (2 * ti1 + 2).saturating_sub(t.pad_top).min(t.h);
-        let sample = &input[n * cin * t.h * t.w..][..cin * t.h * t.w];
-        if r1 > r0 {
-            transpose(
-                &sample[r0 * t.w..],
-                t.h * t.w,
-                cin,
-                (r1 - r0) * t.w,
-                &mut s.rows,
-                cin,
-            );
-        }
-        // Element e of tile (ti, tj)'s patch: input pixel (2 ti + e / 4, 2 tj + e % 4) - pads.
-        let pixel = |ti: usize, tj: usize, e: usize| -> &[f32] {
-            match (
-                Tiles::inside(ti, e / 4, t.pad_top, t.h),
-                Tiles::inside(tj, e % 4, t.pad_left, t.w),
-            ) {
-                (Some(ir), Some(ic)) => &s.rows[((ir - r0) * t.w + ic) * cin..][..cin],
-                _ => &zeros[..cin],
+        for (k, n) in samples.clone().enumerate() {
+            let sample = &input[n * cin * t.h * t.w..][..cin * t.h * t.w];
+            if r1 > r0 {
+                let cols = (r1 - r0) * t.w;
+                transpose(&sample[r0 * t.w..], t.h * t.w, cin, cols, &mut s.rows, cin);
             }
-        };
-        for ti in ti0..ti1 {
-            for tj in 0..t.tw {
-                let q = (ti - ti0) * t.tw + tj;
-                let patch: [&[f32]; POINTS] = std::array::from_fn(|e| pixel(ti, tj, e));
-                // SAFETY: AVX-512F is available (`applies`).
-                unsafe { input_tile(&patch, cin, &mut s.v, q * POINTS * cin, cin) };
+            // Element e of tile (ti, tj)'s patch: pixel (2 ti + e / 4, 2 tj + e % 4) - pads.
+            let pixel = |ti: usize, tj: usize, e: usize| -> &[f32] {
+                match (
+                    Tiles::inside(ti, e / 4, t.pad_top, t.h),
+                    Tiles::inside(tj, e % 4, t.pad_left, t.w),
+                ) {
+                    (Some(ir), Some(ic)) => &s.rows[((ir - r0) * t.w + ic) * cin..][..cin],
+                    _ => &zeros[..cin],
+                }
+            };
+            for ti in ti0..ti1 {
+                for tj in 0..t.tw {
+                    let q = k * tiles + (ti - ti0) * t.tw + tj;
+                    let patch: [&[f32]; POINTS] = std::array::from_fn(|e| pixel(ti, tj, e));
+                    // SAFETY: AVX-512F is available (`applies`).
+                    unsafe { input_tile(&patch, cin, &mut s.v, q * POINTS * cin, cin) };
+                }
             }
         }
-        // The 16 products, (tiles x C_in) by (C_in x C_out_pad) each.
-        let cp = t.cout_pad;
+        // The 16 products, (tiles x C_in) by (C_in x C_out_pad) each, over the task's tiles.
+        let all = samples.len() * tiles;
         for point in 0..POINTS {
-            let x = &s.v[point * cin..tiles * POINTS * cin];
-            let up = &u[point * cin * t.cout_pad..][..cin * t.cout_pad];
+            let x = &s.v[point * cin..all * POINTS * cin];
+            let up = &u[point * cin * cp..][..cin * cp];
             for &(lane0, cb) in &chunks {
                 let width = cb * LANES;
                 let rows = rows_for(cb);
-                for q0 in (0..tiles).step_by(rows) {
-                    let q1 = (q0 + rows).min(tiles);
+                for q0 in (0..all).step_by(rows) {
+                    let q1 = (q0 + rows).min(all);
                     let offsets: [usize; MAX_P] = std::array::from_fn(|i| (q0 + i) * POINTS * cin);
-                    let b = &offsets[..q1 - q0];
                     // Rows past q1 (the last block's copies) land in the buffer's slack.
                     implicit::call(
                         cb,
                         x,
                         &channel_offsets,
-                        b,
+                        &offsets[..q1 - q0],
                         up,
-                        (t.cout_pad, lane0),
+                        (cp, lane0),
                         Some(&zeros[..width]),
                         (&mut s.m[(q0 * POINTS + point) * cp + lane0..], POINTS * cp),
                     );
@@ -400,29 +411,31 @@ pub(crate) fn forward(
         // Output tiles, position-major, then channel-major into the output planes.
         let (o0, o1) = (2 * ti0, (2 * ti1).min(t.ho));
         let pixels = (o1 - o0) * t.wo;
-        for ti in ti0..ti1 {
-            for tj in 0..t.tw {
-                let q = (ti - ti0) * t.tw + tj;
-                // SAFETY: AVX-512F is available; output_tile checks its bounds.
-                // the stores stay within the block's `pixels` rows of `cout`.
-                unsafe {
-                    output_tile(
-                        &s.m,
-                        q * POINTS * cp,
-                        bias,
-                        cout,
-                        &t,
-                        (ti, tj, o0),
-                        &mut s.out_rows,
-                    )
-                };
+        for (k, n) in samples.enumerate() {
+            for ti in ti0..ti1 {
+                for tj in 0..t.tw {
+                    let q = k * tiles + (ti - ti0) * t.tw + tj;
+                    // SAFETY: AVX-512F is available; output_tile checks its bounds.
+                    unsafe {
+                        output_tile(
+                            &s.m,
+                            q * POINTS * cp,
+                            bias,
+                            cout,
+                            &t,
+                            (ti, tj, o0),
+                            &mut s.out_rows,
+                        )
+                    };
+                }
             }
-        }
-        transpose(&s.out_rows, cout, pixels, cout, &mut s.out_planes, pixels);
-        for co in 0..cout {
-            // SAFETY: rows o0..o1 of plane (n, co) belong to this task alone.
-            let dst = unsafe { shared.slice((n * cout + co) * plane_out + o0 * t.wo, pixels) };
-            dst.copy_from_slice(&s.out_planes[co * pixels..][..pixels]);
+            transpose(&s.out_rows, cout, pixels, cout, &mut s.out_planes, pixels);
+            for co in 0..cout {
+                // SAFETY: rows o0..o1 of plane (n, co) belong to this task alone.
+                let at = (n * cout + co) * plane_out + o0 * t.wo;
+                let dst = unsafe { shared.slice(at, pixels) };
+                dst.copy_from_slice(&s.out_planes[co * pixels..][..pixels]);
+            }
         }
     })
 }
