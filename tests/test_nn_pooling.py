@@ -304,6 +304,27 @@ def test_nan_index_and_first_maximum_like_torch():
     assert idx.tolist() == ti.tolist() == [[[2, 4]]]
 
 
+@given(
+    st.sampled_from(["float32", "float64"]),
+    st.integers(1, 3),
+    st.integers(1, 9),
+    st.integers(1, 9),
+    st.integers(0, 2**32 - 1),
+)
+def test_max_pool_2x2_stride_2_takes_the_first_maximum_and_nans(dtype, n, h, w, seed):
+    """The 2x2, stride-2 plane kernel (the common layer) against the reference: ties, -0 and
+    +0, -inf and NaN in every position of the window, odd sizes (a last row and column that
+    no window reads)."""
+    rng = np.random.default_rng(seed)
+    values = np.array([0.0, -0.0, 1.0, 1.0, -1.0, -np.inf, np.inf, np.nan], dtype=dtype)
+    x = values[rng.integers(0, len(values), (n, 2, max(h, 2), max(w, 2)))]
+    out, idx = F.max_pool2d(x, 2, return_indices=True)
+    want, want_idx = R.max_pool_nd(x, (2, 2), (2, 2), (0, 0), (1, 1))
+    assert np.array_equal(out, want, equal_nan=True)
+    assert np.array_equal(np.signbit(out), np.signbit(want))
+    assert np.array_equal(idx, want_idx)
+
+
 # --------------------------------------------------------------------------------------------
 # element-wise functions and losses against torch
 # --------------------------------------------------------------------------------------------

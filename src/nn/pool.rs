@@ -421,6 +421,9 @@ fn max_plane<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &m
     let inside =
         (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
     let dense = g.padding == [0; 3] && g.dilation == [1; 3] && g.kernel[0] == 1 && inside;
+    if dense && g.input[0] == 1 && g.kernel[1..] == [2, 2] && g.stride[1..] == [2, 2] {
+        return max_plane_2x2(g, input, out, idx);
+    }
     match (dense, g.kernel[1], g.kernel[2]) {
         (true, 1, 2) => return max_plane_dense::<T, 1, 2>(g, input, out, idx),
         (true, 1, 3) => return max_plane_dense::<T, 1, 3>(g, input, out, idx),
@@ -450,6 +453,39 @@ fn max_plane<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &m
         for (ow, (o, i)) in out_row.iter_mut().zip(idx_row.iter_mut()).enumerate() {
             let (w0, w1) = g.max_range(2, ow);
             (*o, *i) = max_window(input, &rows, w0, w1, dw);
+        }
+    }
+}
+
+/// One 2-D plane of 2x2 max pooling at stride 2, no padding or dilation (the most common
+/// layer): each output reads two slices of two taps, with no index arithmetic per tap and no
+/// bounds check; torch's rule as in [`max_window`] (taps in C order, `>` or NaN replaces),
+/// written as selects.
+fn max_plane_2x2<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &mut [i64]) {
+    let iw = g.input[2];
+    let ow_n = g.output[2];
+    let rows = out.chunks_exact_mut(ow_n).zip(idx.chunks_exact_mut(ow_n));
+    for (oh, (out_row, idx_row)) in rows.enumerate() {
+        let row0 = 2 * oh * iw;
+        let top = input[row0..row0 + 2 * ow_n].chunks_exact(2);
+        let bottom = input[row0 + iw..row0 + iw + 2 * ow_n].chunks_exact(2);
+        let cells = out_row.iter_mut().zip(idx_row.iter_mut());
+        for (ow, ((o, i), (p, q))) in cells.zip(top.zip(bottom)).enumerate() {
+            let at = row0 + 2 * ow;
+            let taps = [
+                (p[0], at),
+                (p[1], at + 1),
+                (q[0], at + iw),
+                (q[1], at + iw + 1),
+            ];
+            let (mut best, mut best_at) = (T::NEG_INFINITY, at);
+            for (v, pos) in taps {
+                let take = v > best || v.is_nan();
+                best = if take { v } else { best };
+                best_at = if take { pos } else { best_at };
+            }
+            *o = best;
+            *i = best_at as i64;
         }
     }
 }
