@@ -4,9 +4,11 @@
 //!
 //! Each checks its buffers against the [`ConvShape`], handles empty shapes, and picks an
 //! algorithm by shape: the direct depthwise kernel ([`super::depthwise`]) when every group has
-//! one or two input channels and few output channels; for `f32` on AVX-512, the implicit GEMM
-//! ([`super::implicit`]; a strided input gradient by phases, [`super::implicit_phases`]) when
-//! the kernel has several offsets and enough rows; im2col + GEMM otherwise.
+//! one or two input channels and few output channels; for `f32` on AVX-512, Winograd
+//! F(2x2, 3x3) for 3x3 stride-1 2-D layers with at least 16 channels each way and finite,
+//! moderate values (`winograd`), else the implicit GEMM ([`super::implicit`]; a strided input
+//! gradient by phases, [`super::implicit_phases`]) when the kernel has several offsets and
+//! enough rows; im2col + GEMM otherwise.
 
 use super::batchnorm::NormShape;
 use super::conv_forward::forward_gemm;

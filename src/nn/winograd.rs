@@ -6,10 +6,12 @@
 //! around it and the 3x3 kernel `g` (`.`: element-wise). Summed over input channels, each of
 //! the 16 transform points is one matrix product, (positions x C_in) by (C_in x C_out): 16
 //! multiply-adds per 2x2 outputs per channel pair instead of 36, 2.25 times fewer. The
-//! transforms only add, subtract and halve, so the rounding error stays within a small multiple
-//! of the direct sum's (about 7x its scale in the worst case; [`MIN_CHANNELS`] keeps the
-//! path to sums long enough that the usual `eps * K` bound covers it). Inputs with infinities,
-//! NaNs or huge values take the direct paths ([`moderate`]).
+//! transforms only add, subtract and halve; the rounding error follows the same expression
+//! over absolute values, `|A^T| [(|G| |g| |G^T|) . (|B^T| |d| |B|)] |A|`, which covers the
+//! direct sum's `sum |g| |d|` and also the taps a tile holds that an output does not use (a
+//! 1e4 tap beside a 1e-3 one costs the small one's low bits; `tests/test_nn_winograd.py`
+//! checks against that bound). Inputs with infinities, NaNs or huge values take the direct
+//! paths ([`moderate`]).
 //!
 //! Layouts: images are transposed to position-major rows of channels (the existing 16x16 block
 //! transposes), so every transform runs on whole vectors of 16 channels, and the products run
@@ -50,8 +52,8 @@ const TASK_BYTES: usize = 512 << 10;
 /// several samples to a task, so that the products run on enough rows (a 4x4 plane has 4).
 const MIN_TASK_TILES: usize = 32;
 
-/// Most bytes of the whole-batch transforms the weight gradient holds.
-const WEIGHT_GRAD_BYTES: usize = 16 << 20;
+/// Most bytes of buffers the weight gradient holds ([`WeightPlan`]).
+const WEIGHT_GRAD_BYTES: usize = 32 << 20;
 
 /// Whether the Winograd forward pass applies to `shape` (see the module documentation).
 pub(crate) fn applies(shape: &ConvShape) -> bool {
@@ -83,16 +85,50 @@ pub(crate) fn moderate(parts: &[&[f32]]) -> bool {
     })
 }
 
-/// Whether the Winograd weight gradient applies: [`applies`], and the transforms of the whole
-/// batch fit in [`WEIGHT_GRAD_BYTES`].
+/// Whether the Winograd weight gradient applies: [`applies`], and its buffers (the batch's
+/// position-major copies and the chunks' partial sums, [`WeightPlan`]) fit in
+/// [`WEIGHT_GRAD_BYTES`].
 pub(crate) fn applies_weight(shape: &ConvShape) -> bool {
-    applies(shape) && {
+    applies(shape) && WeightPlan::new(shape).bytes <= WEIGHT_GRAD_BYTES
+}
+
+/// How the weight gradient cuts its work: chunks of tiles, one partial sum each.
+struct WeightPlan {
+    /// Tiles of the whole batch.
+    tiles: usize,
+    /// Tiles per chunk: fixed by the shape (an eighth of the batch's tiles, 64 to 512), so
+    /// each chunk's partial sum, and their sum in chunk order, never depend on the thread
+    /// count.
+    chunk: usize,
+    /// Chunks.
+    parts: usize,
+    /// Rows of one point's block of a partial sum: C_in and [`MAX_P`] rows of slack (the
+    /// micro-kernel stores whole row blocks).
+    part_rows: usize,
+    /// Bytes of the batch's copies and the partial sums (saturating).
+    bytes: usize,
+}
+
+impl WeightPlan {
+    fn new(shape: &ConvShape) -> Self {
         let t = Tiles::new(shape);
-        let floats = POINTS
-            .saturating_mul(shape.batch)
-            .saturating_mul(t.per_sample)
-            .saturating_mul(shape.in_channels + t.cout_pad);
-        floats.saturating_mul(4) <= WEIGHT_GRAD_BYTES
+        let tiles = shape.batch.saturating_mul(t.per_sample);
+        let chunk = tiles.div_ceil(8).clamp(64, 512);
+        let parts = tiles.div_ceil(chunk);
+        let part_rows = shape.in_channels + MAX_P;
+        let copies = shape.input_len.saturating_add(shape.output_len);
+        let partials = parts
+            .saturating_mul(POINTS)
+            .saturating_mul(part_rows)
+            .saturating_mul(t.cout_pad);
+        let bytes = copies.saturating_add(partials).saturating_mul(4);
+        WeightPlan {
+            tiles,
+            chunk,
+            parts,
+            part_rows,
+            bytes,
+        }
     }
 }
 
@@ -547,13 +583,6 @@ unsafe fn output_tile(
 /// length (one cache line).
 const SKEW: usize = 16;
 
-/// Tiles of one weight-gradient task: fixed by the shape (an eighth of the batch's tiles, 64
-/// to 512), so each task's partial sum, and their sum in task order, never depend on the
-/// thread count.
-fn weight_chunk(tiles: usize) -> usize {
-    tiles.div_ceil(8).clamp(64, 512)
-}
-
 /// Weight gradient of an [`applies_weight`] shape (buffers checked by the caller; no bias):
 /// `grad_weight = G^T dU G` with, for each of the 16 transform points,
 /// `dU[point] = sum over tiles of (B^T d B)[point] (x) (A dY A^T)[point]` (c_in by c_out).
@@ -599,12 +628,13 @@ pub(crate) fn grad_weight(
             },
         )?;
     }
-    let tiles = shape.batch * t.per_sample;
-    let chunk = weight_chunk(tiles);
-    let parts = tiles.div_ceil(chunk);
-    // Each partial: POINTS blocks of (c_in + MAX_P) rows of cout_pad (the micro-kernel stores
-    // whole row blocks; the rows past c_in are slack).
-    let part_rows = cin + MAX_P;
+    let WeightPlan {
+        tiles,
+        chunk,
+        parts,
+        part_rows,
+        ..
+    } = WeightPlan::new(shape);
     let part_len = POINTS * part_rows * cp;
     let mut partials = scratch::overwritten(parts * part_len, 0f32);
     let tile_offsets: Vec<usize> = (0..chunk).map(|q| q * cin).collect();
