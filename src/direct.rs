@@ -14,7 +14,7 @@ use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
 use crate::interrupt::{self, Cancel};
-use crate::parallel::{share_with_helpers, PARALLEL_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, HELPERS_WORK_THRESHOLD};
 use crate::rows::RowPairs;
 use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
 
@@ -290,7 +290,7 @@ impl<T: HasRowKernel> Job<'_, T> {
             return Ok(());
         }
         let work = self.plan.work().saturating_mul(std::mem::size_of::<T>());
-        if threads <= 1 || work < PARALLEL_WORK_THRESHOLD {
+        if threads <= 1 || work < HELPERS_WORK_THRESHOLD {
             let mut rows = RowPairs::new(self.plan, self.x, self.w);
             // Long rows go in stretches so that a cancellation is seen within one stretch;
             // each output element is computed alone, so the split does not change a bit.

@@ -10,7 +10,7 @@ use crate::direct::Plan;
 use crate::fft::layout::FftLayout;
 use crate::fft::sizes::{relative_cost, tile_lengths};
 use crate::fft::two_phase;
-use crate::parallel::PARALLEL_WORK_THRESHOLD;
+use crate::parallel::HELPERS_WORK_THRESHOLD;
 use crate::simd::Isa;
 
 /// The algorithms fastconv can run.
@@ -202,7 +202,7 @@ fn direct_estimate(plan: &Plan, kind: Kind, isa: Isa, threads: usize) -> f64 {
         Kind::F64 | Kind::C64 | Kind::I64 => 8,
         Kind::C128 => 16,
     };
-    let par = if t > 1.0 && plan.work().saturating_mul(bytes) >= PARALLEL_WORK_THRESHOLD {
+    let par = if t > 1.0 && plan.work().saturating_mul(bytes) >= HELPERS_WORK_THRESHOLD {
         one / (1.0 + (t - 1.0) * DIRECT_PARALLEL_EFFICIENCY)
     } else {
         one

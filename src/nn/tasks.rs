@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use crate::error::Result;
 use crate::interrupt;
-use crate::parallel::{share_with_helpers, TASKS_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, HELPERS_WORK_THRESHOLD};
 
 /// Claims of tasks each thread makes on average (more claims balance the threads' loads
 /// better; each claim is an atomic operation on a cache line the cores share).
@@ -27,7 +27,7 @@ pub const MIN_TILE_POSITIONS: usize = 128;
 
 /// Runs `task(scratch, i)` for every `i` in `0..count`: on the calling thread alone when
 /// `threads <= 1` or `work` (multiply-adds times element bytes) is below
-/// [`TASKS_WORK_THRESHOLD`], otherwise on the calling thread and `threads - 1` helpers that
+/// [`HELPERS_WORK_THRESHOLD`], otherwise on the calling thread and `threads - 1` helpers that
 /// take tasks in turn. Each participant creates its scratch with `init` before its first task.
 ///
 /// # Errors
@@ -42,7 +42,7 @@ where
     let threads = threads.min(count);
     // Checked between tasks: a Ctrl-C stops the call within one task.
     let cancel = interrupt::current();
-    if threads <= 1 || work < TASKS_WORK_THRESHOLD {
+    if threads <= 1 || work < HELPERS_WORK_THRESHOLD {
         let mut scratch = init();
         for i in 0..count {
             cancel.check()?;
