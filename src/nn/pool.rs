@@ -472,20 +472,28 @@ fn max_plane_2x2<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx
         let cells = out_row.iter_mut().zip(idx_row.iter_mut());
         for (ow, ((o, i), (p, q))) in cells.zip(top.zip(bottom)).enumerate() {
             let at = row0 + 2 * ow;
-            let taps = [
-                (p[0], at),
-                (p[1], at + 1),
-                (q[0], at + iw),
-                (q[1], at + iw + 1),
-            ];
-            let (mut best, mut best_at) = (T::NEG_INFINITY, at);
-            for (v, pos) in taps {
-                let take = v > best || v.is_nan();
-                best = if take { v } else { best };
-                best_at = if take { pos } else { best_at };
-            }
-            *o = best;
-            *i = best_at as i64;
+            let values = [p[0], p[1], q[0], q[1]];
+            let positions = [at, at + 1, at + iw, at + iw + 1];
+            let k = if values.iter().fold(false, |nan, v| nan | v.is_nan()) {
+                // Rare: the last NaN wins (each NaN replaces under torch's rule).
+                (0..4).rev().find(|&k| values[k].is_nan()).unwrap_or(0)
+            } else {
+                // The first tap equal to the maximum (the first that `>` keeps), found back
+                // to front with selects: no branch on the data.
+                let top = values[0]
+                    .max_num(values[1])
+                    .max_num(values[2].max_num(values[3]));
+                let mut k = 3;
+                k = if values[2] == top { 2 } else { k };
+                k = if values[1] == top { 1 } else { k };
+                if values[0] == top {
+                    0
+                } else {
+                    k
+                }
+            };
+            *o = values[k];
+            *i = positions[k] as i64;
         }
     }
 }
