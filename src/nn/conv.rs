@@ -103,18 +103,19 @@ pub fn conv_grad_input<T: ConvFloat>(
         return grad_input_direct(shape, grad_out, weight, grad_in, threads);
     }
     if implicit::available() {
+        let transposed = implicit::grad_input_shape(shape);
         #[cfg(target_arch = "x86_64")]
         if let (Some(t), Some(go), Some(wt), Some(gi)) = (
-            implicit::grad_input_shape(shape).filter(winograd::applies),
+            transposed.as_ref().filter(|t| winograd::applies(t)),
             T::as_f32(grad_out),
             T::as_f32(weight),
             T::as_f32_mut(grad_in),
         ) {
             if winograd::moderate(&[go, wt]) {
-                return winograd::forward(&t, go, wt, None, gi, true, threads);
+                return winograd::forward(t, go, wt, None, gi, true, threads);
             }
         }
-        let transposed = implicit::grad_input_shape(shape).filter(prefers_implicit);
+        let transposed = transposed.filter(prefers_implicit);
         if let (Some(t), Some(go), Some(wt), Some(gi)) = (
             transposed,
             T::as_f32(grad_out),

@@ -39,7 +39,7 @@ const POINTS: usize = 16;
 
 /// Fewest input and output channels the Winograd path takes: shorter sums would leave the
 /// transforms' extra rounding a larger share of the error bound, and the products too narrow.
-pub(crate) const MIN_CHANNELS: usize = 16;
+const MIN_CHANNELS: usize = 16;
 
 /// Fewest samples: tasks are (sample, block of tile rows), so smaller batches of small images
 /// would leave threads idle (the implicit GEMM splits positions instead).
@@ -175,6 +175,28 @@ impl Tiles {
     /// The input row (or column) `2 * tile + offset - pad`, when inside `0..len`.
     fn inside(tile: usize, offset: usize, pad: usize, len: usize) -> Option<usize> {
         (2 * tile + offset).checked_sub(pad).filter(|&i| i < len)
+    }
+
+    /// The 4x4 patch of tile `(ti, tj)`: element `e` is the `c`-channel row of input pixel
+    /// `(2 ti + e / 4, 2 tj + e % 4) - pads` in `rows` (position-major, from input row `r0`
+    /// on), or `zeros` in the padding.
+    fn patch<'a>(
+        &self,
+        rows: &'a [f32],
+        r0: usize,
+        (ti, tj): (usize, usize),
+        c: usize,
+        zeros: &'a [f32],
+    ) -> [&'a [f32]; POINTS] {
+        std::array::from_fn(|e| {
+            match (
+                Self::inside(ti, e / 4, self.pad_top, self.h),
+                Self::inside(tj, e % 4, self.pad_left, self.w),
+            ) {
+                (Some(ir), Some(ic)) => &rows[((ir - r0) * self.w + ic) * c..][..c],
+                _ => &zeros[..c],
+            }
+        })
     }
 }
 
@@ -400,20 +422,10 @@ pub(crate) fn forward(
                 let cols = (r1 - r0) * t.w;
                 transpose(&sample[r0 * t.w..], t.h * t.w, cin, cols, &mut s.rows, cin);
             }
-            // Element e of tile (ti, tj)'s patch: pixel (2 ti + e / 4, 2 tj + e % 4) - pads.
-            let pixel = |ti: usize, tj: usize, e: usize| -> &[f32] {
-                match (
-                    Tiles::inside(ti, e / 4, t.pad_top, t.h),
-                    Tiles::inside(tj, e % 4, t.pad_left, t.w),
-                ) {
-                    (Some(ir), Some(ic)) => &s.rows[((ir - r0) * t.w + ic) * cin..][..cin],
-                    _ => &zeros[..cin],
-                }
-            };
             for ti in ti0..ti1 {
                 for tj in 0..t.tw {
                     let q = k * tiles + (ti - ti0) * t.tw + tj;
-                    let patch: [&[f32]; POINTS] = std::array::from_fn(|e| pixel(ti, tj, e));
+                    let patch = t.patch(&s.rows, r0, (ti, tj), cin, &zeros);
                     // SAFETY: AVX-512F is available (`applies`).
                     unsafe { input_tile(&patch, cin, &mut s.v, q * POINTS * cin, cin) };
                 }
@@ -659,15 +671,7 @@ pub(crate) fn grad_weight(
                 let (n, tile) = (q / t.per_sample, q % t.per_sample);
                 let (ti, tj) = (tile / t.tw, tile % t.tw);
                 let x = &rows[n * plane_in * cin..][..plane_in * cin];
-                let patch: [&[f32]; POINTS] = std::array::from_fn(|e| {
-                    match (
-                        Tiles::inside(ti, e / 4, t.pad_top, t.h),
-                        Tiles::inside(tj, e % 4, t.pad_left, t.w),
-                    ) {
-                        (Some(ir), Some(ic)) => &x[(ir * t.w + ic) * cin..][..cin],
-                        _ => &zeros[..cin],
-                    }
-                });
+                let patch = t.patch(x, 0, (ti, tj), cin, &zeros);
                 let g = &grad_rows[n * plane_out * cout..][..plane_out * cout];
                 let grads: [&[f32]; 4] = std::array::from_fn(|e| {
                     let (orow, ocol) = (2 * ti + e / 2, 2 * tj + e % 2);
