@@ -325,6 +325,30 @@ def test_max_pool_2x2_stride_2_takes_the_first_maximum_and_nans(dtype, n, h, w, 
     assert np.array_equal(idx, want_idx)
 
 
+@given(
+    st.sampled_from(["float32", "float64"]),
+    st.integers(1, 3),
+    st.sampled_from([(32, 2), (16, 4), (8, 8), (16, 8), (4, 16), (2, 32), (6, 32), (4, 24)]),
+    st.booleans(),
+    st.sampled_from([0.0, 0.01, 0.2]),
+    st.integers(0, 2**32 - 1),
+)
+def test_max_pool_2x2_sixteen_window_blocks(dtype, n, hw, odd_row, nan_rate, seed):
+    """Plane shapes whose outputs fill blocks of sixteen windows (rows 1, 2, 4, 8 or 16
+    windows wide: the vector kernel's case, and 24 wide, which is not), with an unread last
+    row or not, ties, signed zeros, infinities and NaN in some blocks and not in others."""
+    rng = np.random.default_rng(seed)
+    h, w = hw[0] + odd_row, hw[1]
+    values = np.array([0.0, -0.0, 1.0, 1.0, -1.0, -np.inf, np.inf, 2.5], dtype=dtype)
+    x = values[rng.integers(0, len(values), (n, 3, h, w))]
+    x[rng.random(x.shape) < nan_rate] = np.nan
+    out, idx = F.max_pool2d(x, 2, return_indices=True)
+    want, want_idx = R.max_pool_nd(x, (2, 2), (2, 2), (0, 0), (1, 1))
+    assert np.array_equal(out, want, equal_nan=True)
+    assert np.array_equal(np.signbit(out), np.signbit(want))
+    assert np.array_equal(idx, want_idx)
+
+
 # --------------------------------------------------------------------------------------------
 # element-wise functions and losses against torch
 # --------------------------------------------------------------------------------------------

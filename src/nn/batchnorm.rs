@@ -40,6 +40,7 @@ use rayon::prelude::*;
 
 use crate::error::{ConvError, Result};
 use crate::parallel::{pool, PARALLEL_WORK_THRESHOLD};
+use crate::simd::compiled::{dispatch, Kernel};
 use crate::simd::{active_isa, Isa};
 
 /// Work per element in the units of [`PARALLEL_WORK_THRESHOLD`] (vector multiply-adds times
@@ -750,45 +751,6 @@ fn tree_sum<const W: usize>(mut v: [f64; W]) -> f64 {
 // ----------------------------------------------------------------------------------------------
 // Kernels: each is a value whose `run` is compiled once per instruction set by `dispatch`.
 // ----------------------------------------------------------------------------------------------
-
-/// A computation `dispatch` can compile for several instruction sets.
-trait Kernel {
-    /// What the computation returns.
-    type Output;
-    /// Runs it; must be `#[inline(always)]` so it is compiled with the caller's features.
-    fn run(self) -> Self::Output;
-}
-
-/// Runs `k` with the code compiled for `isa` (which must be one this CPU supports: callers
-/// pass [`active_isa`] or, in tests, one of [`crate::simd::supported_isas`]).
-#[inline]
-fn dispatch<K: Kernel>(isa: Isa, k: K) -> K::Output {
-    match isa {
-        // SAFETY: `isa` is an instruction set this CPU supports (see above).
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx512 => unsafe { run_avx512(k) },
-        // SAFETY: as above.
-        #[cfg(target_arch = "x86_64")]
-        Isa::Avx2Fma => unsafe { run_avx2(k) },
-        _ => k.run(),
-    }
-}
-
-/// # Safety
-/// The CPU must support AVX-512F.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx512f,avx2")]
-unsafe fn run_avx512<K: Kernel>(k: K) -> K::Output {
-    k.run()
-}
-
-/// # Safety
-/// The CPU must support AVX2.
-#[cfg(target_arch = "x86_64")]
-#[target_feature(enable = "avx2")]
-unsafe fn run_avx2<K: Kernel>(k: K) -> K::Output {
-    k.run()
-}
 
 /// Channel `c`'s mean and biased variance (two passes, `f64` lanes).
 struct Moments<'a, T> {

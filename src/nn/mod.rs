@@ -23,6 +23,8 @@ mod implicit_kernel;
 mod implicit_phases;
 pub mod optim;
 pub mod pool;
+#[cfg(target_arch = "x86_64")]
+mod pool_simd;
 mod runs;
 pub mod tasks;
 mod transpose;

@@ -26,8 +26,12 @@ use std::ops::{Add, AddAssign, Div};
 
 use rayon::prelude::*;
 
+#[cfg(target_arch = "x86_64")]
+use super::pool_simd;
 use crate::error::{ConvError, Result};
 use crate::parallel::{pool, PARALLEL_WORK_THRESHOLD};
+#[cfg(target_arch = "x86_64")]
+use crate::simd::{active_isa, Isa};
 
 /// The most spatial axes a pooling call may have.
 pub const MAX_SPATIAL: usize = 3;
@@ -63,6 +67,16 @@ pub trait PoolFloat:
     fn max_num(self, other: Self) -> Self;
     /// A count converted as C++ converts an `int64_t` to this type (round to nearest).
     fn from_count(n: i64) -> Self;
+    /// Pools consecutive whole planes 2x2 at stride 2 ([`is_plain_2x2`]) with a SIMD kernel
+    /// when there is one for this type, instruction set and shape; returns whether it did.
+    fn max_planes_2x2_simd(
+        _g: &PoolGeometry,
+        _input: &[Self],
+        _out: &mut [Self],
+        _idx: &mut [i64],
+    ) -> bool {
+        false
+    }
 }
 
 impl PoolFloat for f32 {
@@ -79,6 +93,26 @@ impl PoolFloat for f32 {
     #[inline(always)]
     fn from_count(n: i64) -> Self {
         n as f32
+    }
+    #[cfg(target_arch = "x86_64")]
+    fn max_planes_2x2_simd(
+        g: &PoolGeometry,
+        input: &[f32],
+        out: &mut [f32],
+        idx: &mut [i64],
+    ) -> bool {
+        let [_, ih, iw] = g.input;
+        let [_, oh, ow] = g.output;
+        if active_isa() != Isa::Avx512 || !pool_simd::handles(ih, iw, oh, ow) {
+            return false;
+        }
+        // SAFETY: the CPU supports AVX-512F and `handles` holds.
+        unsafe {
+            pool_simd::max_planes_2x2_avx512(input, out, idx, ih * iw, ow, |plane, at| {
+                pick_2x2(&input[plane * ih * iw..], at, iw)
+            })
+        };
+        true
     }
 }
 
@@ -391,23 +425,70 @@ pub fn max_pool_forward<T: PoolFloat>(
     let total = checked_count(&[g.planes, out_plane])?;
     let mut out = filled(T::ZERO, total)?;
     let mut idx = filled(0i64, total)?;
-    let body = |(p, (o, i)): (usize, (&mut [T], &mut [i64]))| {
-        max_plane(g, &input[p * in_plane..(p + 1) * in_plane], o, i);
+    let parallel = parallel::<T>(threads, total.saturating_mul(g.window()));
+    // Planes per task: all of them in one serial call, else enough for 2^14 outputs.
+    let span = if parallel {
+        (1usize << 14)
+            .div_ceil(out_plane.max(1))
+            .clamp(1, g.planes.max(1))
+    } else {
+        g.planes.max(1)
     };
-    if parallel::<T>(threads, total.saturating_mul(g.window())) {
+    let body = |(t, (o, i)): (usize, (&mut [T], &mut [i64]))| {
+        let first = t * span;
+        let planes = o.len() / out_plane.max(1);
+        max_planes(
+            g,
+            &input[first * in_plane..(first + planes) * in_plane],
+            o,
+            i,
+        );
+    };
+    let chunk = span * out_plane.max(1);
+    if parallel {
         pool(threads)?.install(|| {
-            out.par_chunks_mut(out_plane)
-                .zip(idx.par_chunks_mut(out_plane))
+            out.par_chunks_mut(chunk)
+                .zip(idx.par_chunks_mut(chunk))
                 .enumerate()
                 .for_each(body)
         });
     } else {
-        out.chunks_mut(out_plane)
-            .zip(idx.chunks_mut(out_plane))
+        out.chunks_mut(chunk)
+            .zip(idx.chunks_mut(chunk))
             .enumerate()
             .for_each(body);
     }
     Ok((out, idx))
+}
+
+/// Max pooling of consecutive whole planes (`input` and the outputs hold the same number):
+/// one SIMD call over all of them where a kernel takes the geometry (see
+/// [`PoolFloat::max_planes_2x2_simd`]), else plane by plane.
+fn max_planes<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &mut [i64]) {
+    if is_plain_2x2(g) && T::max_planes_2x2_simd(g, input, out, idx) {
+        return;
+    }
+    let in_plane = g.input.iter().product::<usize>().max(1);
+    let out_plane = g.output.iter().product::<usize>().max(1);
+    let outputs = out
+        .chunks_exact_mut(out_plane)
+        .zip(idx.chunks_exact_mut(out_plane));
+    for (x, (o, i)) in input.chunks_exact(in_plane).zip(outputs) {
+        max_plane(g, x, o, i);
+    }
+}
+
+/// Whether every window is a 2-D 2x2 one at stride 2 inside the input, with no padding or
+/// dilation.
+fn is_plain_2x2(g: &PoolGeometry) -> bool {
+    let inside =
+        (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
+    g.padding == [0; 3]
+        && g.dilation == [1; 3]
+        && g.input[0] == 1
+        && g.kernel == [1, 2, 2]
+        && g.stride[1..] == [2, 2]
+        && inside
 }
 
 /// One plane of max pooling (torch's rule per window: taps in C order, `>` or NaN replaces).
@@ -421,7 +502,7 @@ fn max_plane<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &m
     let inside =
         (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
     let dense = g.padding == [0; 3] && g.dilation == [1; 3] && g.kernel[0] == 1 && inside;
-    if dense && g.input[0] == 1 && g.kernel[1..] == [2, 2] && g.stride[1..] == [2, 2] {
+    if is_plain_2x2(g) {
         return max_plane_2x2(g, input, out, idx);
     }
     match (dense, g.kernel[1], g.kernel[2]) {
@@ -467,35 +548,36 @@ fn max_plane_2x2<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx
     let rows = out.chunks_exact_mut(ow_n).zip(idx.chunks_exact_mut(ow_n));
     for (oh, (out_row, idx_row)) in rows.enumerate() {
         let row0 = 2 * oh * iw;
-        let top = input[row0..row0 + 2 * ow_n].chunks_exact(2);
-        let bottom = input[row0 + iw..row0 + iw + 2 * ow_n].chunks_exact(2);
         let cells = out_row.iter_mut().zip(idx_row.iter_mut());
-        for (ow, ((o, i), (p, q))) in cells.zip(top.zip(bottom)).enumerate() {
-            let at = row0 + 2 * ow;
-            let values = [p[0], p[1], q[0], q[1]];
-            let positions = [at, at + 1, at + iw, at + iw + 1];
-            let k = if values.iter().fold(false, |nan, v| nan | v.is_nan()) {
-                // Rare: the last NaN wins (each NaN replaces under torch's rule).
-                (0..4).rev().find(|&k| values[k].is_nan()).unwrap_or(0)
-            } else {
-                // The first tap equal to the maximum (the first that `>` keeps), found back
-                // to front with selects: no branch on the data.
-                let top = values[0]
-                    .max_num(values[1])
-                    .max_num(values[2].max_num(values[3]));
-                let mut k = 3;
-                k = if values[2] == top { 2 } else { k };
-                k = if values[1] == top { 1 } else { k };
-                if values[0] == top {
-                    0
-                } else {
-                    k
-                }
-            };
-            *o = values[k];
-            *i = positions[k] as i64;
+        for (ow, (o, i)) in cells.enumerate() {
+            (*o, *i) = pick_2x2(input, row0 + 2 * ow, iw);
         }
     }
+}
+
+/// The pick of one 2x2 window whose top-left tap is `input[at]` (rows `iw` apart): the first
+/// tap equal to the maximum (the first that `>` keeps), found back to front with selects, or,
+/// when the window holds a NaN (rare), the last NaN (each NaN replaces under torch's rule).
+#[inline(always)]
+pub(super) fn pick_2x2<T: PoolFloat>(input: &[T], at: usize, iw: usize) -> (T, i64) {
+    let values = [input[at], input[at + 1], input[at + iw], input[at + iw + 1]];
+    let positions = [at, at + 1, at + iw, at + iw + 1];
+    let k = if values.iter().fold(false, |nan, v| nan | v.is_nan()) {
+        (0..4).rev().find(|&k| values[k].is_nan()).unwrap_or(0)
+    } else {
+        let top = values[0]
+            .max_num(values[1])
+            .max_num(values[2].max_num(values[3]));
+        let mut k = 3;
+        k = if values[2] == top { 2 } else { k };
+        k = if values[1] == top { 1 } else { k };
+        if values[0] == top {
+            0
+        } else {
+            k
+        }
+    };
+    (values[k], positions[k] as i64)
 }
 
 /// One plane of max pooling with a `KH` x `KW` window, no padding and no dilation (the
@@ -881,6 +963,54 @@ mod tests {
         assert_eq!(y[0], 3.0);
         assert!(y[1].is_nan());
         assert_eq!(i, vec![1, 5]);
+    }
+
+    #[test]
+    fn max_pool_2x2_blocks_match_the_window_rule() {
+        // Plane shapes the sixteen-window vector kernel takes (and two it does not), with
+        // ties, signed zeros, infinities and NaN in some blocks; every output is checked
+        // against `pick_2x2` on its own window, for one thread and for several.
+        let values = [
+            0.0f32,
+            -0.0,
+            1.0,
+            1.0,
+            -1.0,
+            f32::INFINITY,
+            f32::NEG_INFINITY,
+            2.5,
+        ];
+        let mut state = 12345u64;
+        let mut next = move || {
+            state = state
+                .wrapping_mul(6364136223846793005)
+                .wrapping_add(1442695040888963407);
+            (state >> 33) as usize
+        };
+        for (h, w) in [(32, 2), (16, 4), (9, 8), (8, 8), (4, 16), (3, 32), (4, 24)] {
+            let g = PoolGeometry::new(5, &[h, w], &args(&[2, 2], &[2, 2], &[0, 0], &[1, 1], false))
+                .unwrap();
+            let x: Vec<f32> = (0..5 * h * w)
+                .map(|_| match next() % 64 {
+                    0 => f32::NAN,
+                    r => values[r % values.len()],
+                })
+                .collect();
+            let (oh, ow) = (h / 2, w / 2);
+            for threads in [1, 3] {
+                let (y, i) = max_pool_forward(&x, &g, threads).unwrap();
+                for p in 0..5 {
+                    for r in 0..oh {
+                        for c in 0..ow {
+                            let o = (p * oh + r) * ow + c;
+                            let (v, at) = pick_2x2(&x[p * h * w..], 2 * r * w + 2 * c, w);
+                            assert_eq!(i[o], at, "{h}x{w} plane {p} output {r},{c}");
+                            assert_eq!(y[o].to_bits(), v.to_bits());
+                        }
+                    }
+                }
+            }
+        }
     }
 
     #[test]

@@ -8,6 +8,7 @@
 
 #[cfg(target_arch = "x86_64")]
 pub mod blocked;
+pub mod compiled;
 pub mod scalar;
 #[cfg(target_arch = "x86_64")]
 pub mod x86_avx2;
