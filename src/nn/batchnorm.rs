@@ -26,27 +26,31 @@
 //! own lanes (see `Sums`); the backward sums put element `i` of each row in lane `i % 16`
 //! (`GradSums`). The order depends on nothing but the shape, so results are bitwise identical for every thread
 //! count and for every instruction set (the SIMD builds vectorise the same lane arithmetic;
-//! no multiply-add is fused). Above [`PARALLEL_WORK_THRESHOLD`] the reductions are split over
-//! channels and the element-wise passes over groups of rows.
+//! no multiply-add is fused). Each call is two task lists ([`run_tasks`]): the reductions,
+//! one task per channel, then the element-wise pass, one task per group of rows; above the
+//! helpers' work threshold each list is shared with the (awake) helper threads.
 //!
 //! A fused ReLU is available: the forward pass can write `max(bn(x), 0)`, and the backward
 //! pass can take that output and zero the gradient where it is `<= 0` (torch's
 //! `threshold_backward`) before back-propagating through the normalisation.
 
 use std::fmt::Debug;
+use std::mem::size_of;
 use std::ops::{Add, Mul, Sub};
 
-use rayon::prelude::*;
-
 use crate::error::{ConvError, Result};
-use crate::parallel::{pool, PARALLEL_WORK_THRESHOLD};
+use crate::nn::tasks::{run_tasks, SharedMut};
 use crate::simd::compiled::{dispatch, Kernel};
 use crate::simd::{active_isa, Isa};
 
-/// Work per element in the units of [`PARALLEL_WORK_THRESHOLD`] (vector multiply-adds times
-/// element bytes) per element byte: a forward or backward call makes about three passes of
-/// a few operations each over its data.
-const WORK_PER_BYTE: usize = 4;
+/// Work per input byte of the per-channel reductions, in the units of the helpers' work
+/// threshold ([`crate::parallel::HELPERS_WORK_THRESHOLD`], about 8 us of one core at 2^21):
+/// the forward statistics (two passes, float64 lanes) of a 32 x 32 x 8 x 8 float32 input take
+/// about 18 us on one core, the backward sums about as long.
+const REDUCE_WORK_PER_BYTE: usize = 16;
+
+/// Work per input byte of the element-wise pass (one pass: about 8 us for the same input).
+const ELEMENTWISE_WORK_PER_BYTE: usize = 8;
 
 /// The least number of elements an element-wise task gets when the work is split.
 const TASK_ELEMENTS: usize = 1 << 13;
@@ -168,17 +172,12 @@ impl NormShape {
             .map(move |sample| &sample[c * m..(c + 1) * m])
     }
 
-    /// Rows per element-wise task: the whole input below the threshold, else enough rows to
-    /// give each task [`TASK_ELEMENTS`] elements.
-    fn rows_per_task(self, parallel: bool) -> usize {
+    /// Rows per element-wise task: enough to give each task [`TASK_ELEMENTS`] elements.
+    fn rows_per_task(self) -> usize {
         let rows = self.batch * self.channels;
-        if parallel {
-            TASK_ELEMENTS
-                .div_ceil(self.inner.max(1))
-                .clamp(1, rows.max(1))
-        } else {
-            rows.max(1)
-        }
+        TASK_ELEMENTS
+            .div_ceil(self.inner.max(1))
+            .clamp(1, rows.max(1))
     }
 }
 
@@ -302,19 +301,9 @@ pub fn channel_sums<T: NormFloat>(
     check_len("input", x.len(), shape.len())?;
     check_len("output", out.len(), shape.channels())?;
     let isa = active_isa();
-    let one = |c: usize| T::from_f64(dispatch(isa, ChannelSum { x, shape, c }));
-    if threads > 1 && work(shape, std::mem::size_of::<T>()) >= PARALLEL_WORK_THRESHOLD {
-        pool(threads)?.install(|| {
-            out.par_iter_mut()
-                .enumerate()
-                .for_each(|(c, o)| *o = one(c));
-        });
-    } else {
-        for (c, o) in out.iter_mut().enumerate() {
-            *o = one(c);
-        }
-    }
-    Ok(())
+    per_channel(shape, size_of::<T>(), threads, out, |c| {
+        T::from_f64(dispatch(isa, ChannelSum { x, shape, c }))
+    })
 }
 
 /// [`batch_norm_forward`] with the instruction set given (`isa` must be one this CPU runs).
@@ -353,73 +342,50 @@ fn forward_with<T: NormFloat>(
             check_len("running_var", var.len(), c)?;
         }
     }
-    let parallel = threads > 1 && work(shape, std::mem::size_of::<T>()) >= PARALLEL_WORK_THRESHOLD;
-    let mut run = || -> Result<Vec<(f64, f64)>> {
-        // Per-channel mean and variance, in f64.
-        let moments: Vec<(f64, f64)> = match &stats {
-            Statistics::Batch(_) => {
-                let one = |ch: usize| dispatch(isa, Moments { x, shape, c: ch });
-                if parallel {
-                    (0..c).into_par_iter().map(one).collect()
-                } else {
-                    (0..c).map(one).collect()
-                }
-            }
-            Statistics::Running { mean, var } => mean
-                .iter()
-                .zip(var.iter())
-                .map(|(&m, &v)| (m.to_f64(), v.to_f64()))
-                .collect(),
-        };
-        let mut coef: Vec<Coef<T>> = Vec::with_capacity(c);
-        for (ch, &(mean, var)) in moments.iter().enumerate() {
-            let invstd = inv_std(var, eps);
-            let w = affine.weight.map_or(1.0, |w| w[ch].to_f64());
-            coef.push(Coef {
-                mean: T::from_f64(mean),
-                scale: T::from_f64(invstd * w),
-                shift: affine.bias.map_or(T::ZERO, |b| b[ch]),
-            });
-            out.mean[ch] = T::from_f64(mean);
-            out.invstd[ch] = T::from_f64(invstd);
+    // Per-channel mean and variance, in f64.
+    let moments: Vec<(f64, f64)> = match &stats {
+        Statistics::Batch(_) => {
+            let mut moments = vec![(0.0, 0.0); c];
+            per_channel(shape, size_of::<T>(), threads, &mut moments, |ch| {
+                dispatch(isa, Moments { x, shape, c: ch })
+            })?;
+            moments
         }
-        if shape.is_empty() {
-            return Ok(moments);
-        }
-        let rows = shape.rows_per_task(parallel);
-        let task = |(i, (xs, ys)): (usize, (&[T], &mut [T]))| {
-            let k = Normalize {
-                x: xs,
-                out: ys,
-                first_row: i * rows,
-                shape,
-                coef: &coef,
-            };
-            if relu {
-                dispatch(isa, Relu(k));
-            } else {
-                dispatch(isa, k);
-            }
+        Statistics::Running { mean, var } => mean
+            .iter()
+            .zip(var.iter())
+            .map(|(&m, &v)| (m.to_f64(), v.to_f64()))
+            .collect(),
+    };
+    let mut coef: Vec<Coef<T>> = Vec::with_capacity(c);
+    for (ch, &(mean, var)) in moments.iter().enumerate() {
+        let invstd = inv_std(var, eps);
+        let w = affine.weight.map_or(1.0, |w| w[ch].to_f64());
+        coef.push(Coef {
+            mean: T::from_f64(mean),
+            scale: T::from_f64(invstd * w),
+            shift: affine.bias.map_or(T::ZERO, |b| b[ch]),
+        });
+        out.mean[ch] = T::from_f64(mean);
+        out.invstd[ch] = T::from_f64(invstd);
+    }
+    let output = SharedMut::new(out.output);
+    row_groups(shape, size_of::<T>(), threads, |first_row, lo, len| {
+        // SAFETY: row groups are disjoint.
+        let ys = unsafe { output.slice(lo, len) };
+        let k = Normalize {
+            x: &x[lo..lo + len],
+            out: ys,
+            first_row,
+            shape,
+            coef: &coef,
         };
-        let span = rows * shape.inner();
-        if parallel {
-            x.par_chunks(span)
-                .zip(out.output.par_chunks_mut(span))
-                .enumerate()
-                .for_each(task);
+        if relu {
+            dispatch(isa, Relu(k));
         } else {
-            x.chunks(span)
-                .zip(out.output.chunks_mut(span))
-                .enumerate()
-                .for_each(task);
+            dispatch(isa, k);
         }
-        Ok(moments)
-    };
-    let moments = if parallel {
-        pool(threads)?.install(run)?
-    } else {
-        run()?
-    };
+    })?;
     if let Statistics::Batch(Some(r)) = stats {
         update_running(&moments, shape.per_channel(), r);
     }
@@ -503,142 +469,159 @@ fn backward_with<T: NormFloat>(
     if let Some(gb) = &grad_bias {
         check_len("grad_bias", gb.len(), c)?;
     }
-    let parallel = threads > 1 && work(shape, std::mem::size_of::<T>()) >= PARALLEL_WORK_THRESHOLD;
     let (g, x) = (grad_output, saved.input);
-    let run = || -> Result<()> {
-        // Per channel: sum(g) and sum((x - mean) g), in f64, g masked by the ReLU.
-        let one = |ch: usize| {
-            let mean = saved.mean[ch];
-            match saved.relu_output {
-                Some(y) => dispatch(
-                    isa,
-                    GradSums::<T, true> {
-                        g,
-                        x,
-                        y,
-                        shape,
-                        c: ch,
-                        mean,
-                    },
-                ),
-                None => dispatch(
-                    isa,
-                    GradSums::<T, false> {
-                        g,
-                        x,
-                        y: g,
-                        shape,
-                        c: ch,
-                        mean,
-                    },
-                ),
-            }
-        };
-        let need_sums = training || grad_weight.is_some() || grad_bias.is_some();
-        let sums: Vec<(f64, f64)> = if !need_sums || shape.is_empty() {
-            vec![(0.0, 0.0); c]
-        } else if parallel {
-            (0..c).into_par_iter().map(one).collect()
-        } else {
-            (0..c).map(one).collect()
-        };
-        let count = shape.per_channel() as f64;
-        let coef: Vec<GradCoef<T>> = sums
-            .iter()
-            .enumerate()
-            .map(|(ch, &(sum_g, dotp))| {
-                let invstd = saved.invstd[ch].to_f64();
-                let w = saved.weight.map_or(1.0, |w| w[ch].to_f64());
-                let (k, gmean) = if count > 0.0 {
-                    (dotp * invstd * invstd / count, sum_g / count)
-                } else {
-                    (0.0, 0.0)
-                };
-                GradCoef {
-                    mean: saved.mean[ch],
-                    k: T::from_f64(k),
-                    gmean: T::from_f64(gmean),
-                    scale: T::from_f64(invstd * w),
-                }
-            })
-            .collect();
-        if let Some(gw) = grad_weight {
-            for ((o, &(_, dotp)), &inv) in gw.iter_mut().zip(&sums).zip(saved.invstd) {
-                *o = T::from_f64(dotp * inv.to_f64());
-            }
+    // Per channel: sum(g) and sum((x - mean) g), in f64, g masked by the ReLU.
+    let one = |ch: usize| {
+        let mean = saved.mean[ch];
+        match saved.relu_output {
+            Some(y) => dispatch(
+                isa,
+                GradSums::<T, true> {
+                    g,
+                    x,
+                    y,
+                    shape,
+                    c: ch,
+                    mean,
+                },
+            ),
+            None => dispatch(
+                isa,
+                GradSums::<T, false> {
+                    g,
+                    x,
+                    y: g,
+                    shape,
+                    c: ch,
+                    mean,
+                },
+            ),
         }
-        if let Some(gb) = grad_bias {
-            for (o, &(sum_g, _)) in gb.iter_mut().zip(&sums) {
-                *o = T::from_f64(sum_g);
-            }
-        }
-        let Some(gi) = grad_input else {
-            return Ok(());
-        };
-        if shape.is_empty() {
-            return Ok(());
-        }
-        let rows = shape.rows_per_task(parallel);
-        let span = rows * shape.inner();
-        let y = saved.relu_output;
-        let task = |(i, (gs, (xs, out))): GradTask<'_, T>| {
-            let lo = i * span;
-            let ys = y.map_or(gs, |y| &y[lo..lo + gs.len()]);
-            let first_row = i * rows;
-            macro_rules! go {
-                ($relu:literal, $train:literal) => {
-                    dispatch(
-                        isa,
-                        GradInput::<T, $relu, $train> {
-                            g: gs,
-                            x: xs,
-                            y: ys,
-                            out,
-                            first_row,
-                            shape,
-                            coef: &coef,
-                        },
-                    )
-                };
-            }
-            match (y.is_some(), training) {
-                (true, true) => go!(true, true),
-                (true, false) => go!(true, false),
-                (false, true) => go!(false, true),
-                (false, false) => go!(false, false),
-            }
-        };
-        if parallel {
-            g.par_chunks(span)
-                .zip(x.par_chunks(span).zip(gi.par_chunks_mut(span)))
-                .enumerate()
-                .for_each(task);
-        } else {
-            g.chunks(span)
-                .zip(x.chunks(span).zip(gi.chunks_mut(span)))
-                .enumerate()
-                .for_each(task);
-        }
-        Ok(())
     };
-    if parallel {
-        pool(threads)?.install(run)
-    } else {
-        run()
+    let need_sums = training || grad_weight.is_some() || grad_bias.is_some();
+    let mut sums = vec![(0.0, 0.0); c];
+    if need_sums && !shape.is_empty() {
+        per_channel(shape, size_of::<T>(), threads, &mut sums, one)?;
     }
+    let count = shape.per_channel() as f64;
+    let coef: Vec<GradCoef<T>> = sums
+        .iter()
+        .enumerate()
+        .map(|(ch, &(sum_g, dotp))| {
+            let invstd = saved.invstd[ch].to_f64();
+            let w = saved.weight.map_or(1.0, |w| w[ch].to_f64());
+            let (k, gmean) = if count > 0.0 {
+                (dotp * invstd * invstd / count, sum_g / count)
+            } else {
+                (0.0, 0.0)
+            };
+            GradCoef {
+                mean: saved.mean[ch],
+                k: T::from_f64(k),
+                gmean: T::from_f64(gmean),
+                scale: T::from_f64(invstd * w),
+            }
+        })
+        .collect();
+    if let Some(gw) = grad_weight {
+        for ((o, &(_, dotp)), &inv) in gw.iter_mut().zip(&sums).zip(saved.invstd) {
+            *o = T::from_f64(dotp * inv.to_f64());
+        }
+    }
+    if let Some(gb) = grad_bias {
+        for (o, &(sum_g, _)) in gb.iter_mut().zip(&sums) {
+            *o = T::from_f64(sum_g);
+        }
+    }
+    let Some(gi) = grad_input else {
+        return Ok(());
+    };
+    let y = saved.relu_output;
+    let gi = SharedMut::new(gi);
+    row_groups(shape, size_of::<T>(), threads, |first_row, lo, len| {
+        let gs = &g[lo..lo + len];
+        let xs = &x[lo..lo + len];
+        let ys = y.map_or(gs, |y| &y[lo..lo + len]);
+        // SAFETY: row groups are disjoint.
+        let out = unsafe { gi.slice(lo, len) };
+        macro_rules! go {
+            ($relu:literal, $train:literal) => {
+                dispatch(
+                    isa,
+                    GradInput::<T, $relu, $train> {
+                        g: gs,
+                        x: xs,
+                        y: ys,
+                        out,
+                        first_row,
+                        shape,
+                        coef: &coef,
+                    },
+                )
+            };
+        }
+        match (y.is_some(), training) {
+            (true, true) => go!(true, true),
+            (true, false) => go!(true, false),
+            (false, true) => go!(false, true),
+            (false, false) => go!(false, false),
+        }
+    })
 }
 
-/// One element-wise backward task: its index and its stretch of `g`, `x` and `grad_input`.
-type GradTask<'a, T> = (usize, (&'a [T], (&'a [T], &'a mut [T])));
-
-/// The work estimate the parallel threshold is compared with.
-fn work(shape: NormShape, elem_bytes: usize) -> usize {
-    shape
-        .len()
-        .saturating_mul(elem_bytes)
-        .saturating_mul(WORK_PER_BYTE)
+/// `out[c] = one(c)` for every channel: one task per channel, shared with the helper
+/// threads when the reductions' work ([`REDUCE_WORK_PER_BYTE`]) calls for it.
+fn per_channel<R: Send>(
+    shape: NormShape,
+    elem_bytes: usize,
+    threads: usize,
+    out: &mut [R],
+    one: impl Fn(usize) -> R + Sync,
+) -> Result<()> {
+    let work = (shape.len() * elem_bytes).saturating_mul(REDUCE_WORK_PER_BYTE);
+    let count = out.len();
+    let out = SharedMut::new(out);
+    run_tasks(
+        count,
+        threads,
+        work,
+        || (),
+        |_, c| {
+            // SAFETY: each task writes its own channel's element.
+            let slot = unsafe { out.slice(c, 1) };
+            slot[0] = one(c);
+        },
+    )
 }
 
+/// Runs `task(first_row, start, len)` over groups of whole `(n, c)` rows covering the input
+/// (elements `start..start + len`; [`NormShape::rows_per_task`] rows each), shared with the
+/// helper threads when the element-wise work ([`ELEMENTWISE_WORK_PER_BYTE`]) calls for it.
+fn row_groups(
+    shape: NormShape,
+    elem_bytes: usize,
+    threads: usize,
+    task: impl Fn(usize, usize, usize) + Sync,
+) -> Result<()> {
+    if shape.is_empty() {
+        return Ok(());
+    }
+    let rows = shape.rows_per_task();
+    let total_rows = shape.batch() * shape.channels();
+    let work = (shape.len() * elem_bytes).saturating_mul(ELEMENTWISE_WORK_PER_BYTE);
+    run_tasks(
+        total_rows.div_ceil(rows),
+        threads,
+        work,
+        || (),
+        |_, i| {
+            let first_row = i * rows;
+            let end = (first_row + rows).min(total_rows);
+            let inner = shape.inner();
+            task(first_row, first_row * inner, (end - first_row) * inner)
+        },
+    )
+}
 fn check_len(name: &str, got: usize, want: usize) -> Result<()> {
     if got == want {
         Ok(())

@@ -214,17 +214,24 @@ pub fn conv_grad_weight<T: ConvFloat>(
 /// True when the implicit-GEMM kernels ([`super::implicit`]) beat im2col + GEMM on `shape`:
 /// kernels larger than one offset, where building the column matrix costs more than the
 /// product it feeds, with enough rows that the products outweigh the transposed stores of
-/// their results.
+/// their results; or, with as few as 9 rows, small planes feeding whole vectors of output
+/// channels, where the column matrix's short rows cost more than those stores. 2 threads,
+/// forward, im2col + GEMM against implicit: 32 x 1 -> 32 channels, 3x3 on 8x8, 25 -> 18.5 us;
+/// 64 x 3 -> 32 on 8x8, 106 -> 56 us; 64 x 1 -> 32 on 16x16, 140 -> 133 us; but 40x40
+/// planes 467 -> 778 us and the 3 -> 32 stem on 32x32 864 -> 1010 us.
 fn prefers_implicit(shape: &ConvShape) -> bool {
-    shape.window.kernel_len > 1 && shape.col_rows >= 64
+    let w = &shape.window;
+    w.kernel_len > 1
+        && (shape.col_rows >= 64
+            || shape.col_rows >= 9 && shape.out_per_group() >= 16 && w.output_len <= 256)
 }
 
-/// [`prefers_implicit`] for the weight gradient, which also wins with fewer rows when the
+/// [`prefers_implicit`] for the weight gradient, which also wins on larger planes when the
 /// output channels fill whole vectors (its products are summed over every sample and
 /// position, so it has no transposed stores per position): the 3 -> 32 channel 3x3 stem's
-/// took 1.3 ms instead of 1.9 through im2col + GEMM, while its forward pass stays faster
-/// there.
+/// took 1.3 ms instead of 1.9 through im2col + GEMM, 64 x 1 -> 32 channels on 40x40 1.0 ms
+/// instead of 1.8, on 8x8 (32 samples) 23 us instead of 41.
 fn prefers_implicit_weight(shape: &ConvShape) -> bool {
     prefers_implicit(shape)
-        || (shape.window.kernel_len > 1 && shape.col_rows >= 16 && shape.out_per_group() >= 16)
+        || (shape.window.kernel_len > 1 && shape.col_rows >= 9 && shape.out_per_group() >= 16)
 }
