@@ -14,7 +14,7 @@ use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
 use crate::interrupt::{self, Cancel};
-use crate::parallel::{share_with_helpers, HELPERS_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, TwoEndedClaims, HELPERS_WORK_THRESHOLD};
 use crate::rows::RowPairs;
 use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
 
@@ -306,19 +306,28 @@ impl<T: HasRowKernel> Job<'_, T> {
             }
             return self.cancel.check();
         }
-        let queue = Mutex::new(tiles(out, row_len).into_iter());
-        // Every participant, the calling thread included, takes tiles until none is left: the
-        // caller starts at once, and a helper that wakes late finds less (or nothing) to do.
-        let drain = || {
+        // Every participant, the calling thread included, takes tiles until none is left (the
+        // caller from the front, helpers from the back: see `TwoEndedClaims`); the caller
+        // starts at once, and a helper that wakes late finds less (or nothing) to do.
+        let tiles: Vec<Mutex<Option<Tile<'_, T>>>> = tiles(out, row_len)
+            .into_iter()
+            .map(|t| Mutex::new(Some(t)))
+            .collect();
+        let claims = TwoEndedClaims::new(tiles.len())
+            .ok_or_else(|| ConvError::Memory("more than 2^32 output tiles".into()))?;
+        let drain = |participant: usize| {
             let mut rows = RowPairs::new(self.plan, self.x, self.w);
-            loop {
+            while let Some(items) = claims.claim(participant, 1) {
                 if self.cancel.is_cancelled() {
                     break;
                 }
-                let next = queue.lock().unwrap_or_else(|p| p.into_inner()).next();
-                let Some(tile) = next else { break };
-                for (r, i0, seg) in tile.rows(row_len) {
-                    self.row(&mut rows, r, i0, seg);
+                for i in items {
+                    // Each tile is claimed once: its lock is never contended.
+                    let tile = tiles[i].lock().unwrap_or_else(|p| p.into_inner()).take();
+                    let Some(tile) = tile else { continue };
+                    for (r, i0, seg) in tile.rows(row_len) {
+                        self.row(&mut rows, r, i0, seg);
+                    }
                 }
             }
         };

@@ -6,7 +6,8 @@
 
 use std::cell::Cell;
 use std::collections::HashMap;
-use std::sync::atomic::{AtomicUsize, Ordering};
+use std::ops::Range;
+use std::sync::atomic::{AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
@@ -139,23 +140,81 @@ thread_local! {
     static SPINNING: Cell<bool> = const { Cell::new(false) };
 }
 
-/// Runs `drain` on the calling thread and on `threads - 1` helper threads at once (each
-/// participant takes work from a queue that `drain` shares), and returns when every helper
-/// has returned. Afterwards the helpers spin for [`WARM_SPIN`], running any new job at once
-/// (see [`keep_warm`]); which participant runs which part never changes a result.
+/// Runs `drain(participant)` on the calling thread (participant 0) and on `threads - 1`
+/// helper threads (1, 2, ...) at once (each participant takes work from a queue that `drain`
+/// shares, such as [`TwoEndedClaims`]), and returns when every helper has returned.
+/// Afterwards the helpers spin for [`WARM_SPIN`], running any new job at once (see
+/// [`keep_warm`]); which participant runs which part never changes a result.
 ///
 /// # Errors
 /// [`ConvError::Value`] if the pool's threads cannot be started.
-pub fn share_with_helpers(threads: usize, drain: impl Fn() + Sync) -> Result<()> {
+pub fn share_with_helpers(threads: usize, drain: impl Fn(usize) + Sync) -> Result<()> {
     let helpers = helper_pool(threads)?;
+    let drain = &drain;
     helpers.in_place_scope(|scope| {
-        for _ in 1..threads {
-            scope.spawn(|_| drain());
+        for participant in 1..threads {
+            scope.spawn(move |_| drain(participant));
         }
-        drain();
+        drain(0);
     });
     keep_warm(&helpers);
     Ok(())
+}
+
+/// Work items `0..count` claimed from both ends: the calling thread (participant 0) takes
+/// them from the front, the helpers from the back. When the participants run at the same
+/// speed, each computes the same contiguous part on every call of the same shape, so the
+/// output it writes is already in its core's cache from the last call (with one shared
+/// counter the parts changed hands from call to call, and the cache lines with them: 1e5
+/// outputs of float64 direct convolution took 19-20 us on 2 threads against 22 on one); and
+/// a participant that starts late or runs slow has its share taken over by the others.
+#[derive(Debug)]
+pub struct TwoEndedClaims {
+    /// The next front item (low 32 bits) and the end of the unclaimed items (high 32 bits).
+    state: AtomicU64,
+}
+
+impl TwoEndedClaims {
+    /// Claims over `0..count`, or `None` when `count` does not fit in 32 bits.
+    pub fn new(count: usize) -> Option<Self> {
+        let count = u32::try_from(count).ok()?;
+        Some(TwoEndedClaims {
+            state: AtomicU64::new(u64::from(count) << 32),
+        })
+    }
+
+    /// The next `grain` (at least 1) unclaimed items for `participant`: from the front for
+    /// participant 0, else from the back; `None` when every item is claimed.
+    pub fn claim(&self, participant: usize, grain: usize) -> Option<Range<usize>> {
+        let grain = grain.max(1);
+        let mut current = self.state.load(Ordering::Relaxed);
+        loop {
+            let (front, back) = ((current & 0xFFFF_FFFF) as usize, (current >> 32) as usize);
+            if front >= back {
+                return None;
+            }
+            let items = if participant == 0 {
+                front..(front + grain).min(back)
+            } else {
+                back.saturating_sub(grain).max(front)..back
+            };
+            let (front, back) = if participant == 0 {
+                (items.end, back)
+            } else {
+                (front, items.start)
+            };
+            let next = ((back as u64) << 32) | front as u64;
+            match self.state.compare_exchange_weak(
+                current,
+                next,
+                Ordering::AcqRel,
+                Ordering::Relaxed,
+            ) {
+                Ok(_) => return Some(items),
+                Err(seen) => current = seen,
+            }
+        }
+    }
 }
 
 /// Gives each of `pool`'s threads a job that spins, running the pool's new jobs as they come
@@ -202,6 +261,37 @@ pub fn join_if<A: Send, B: Send>(
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn two_ended_claims_hand_out_every_item_once() {
+        for (count, participants, grain) in
+            [(0, 2, 1), (1, 2, 1), (7, 2, 1), (100, 2, 3), (1000, 5, 7)]
+        {
+            let claims = TwoEndedClaims::new(count).unwrap();
+            let taken: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
+            let first_front = Mutex::new(None);
+            std::thread::scope(|s| {
+                for p in 0..participants {
+                    let (claims, taken, first_front) = (&claims, &taken, &first_front);
+                    s.spawn(move || {
+                        while let Some(items) = claims.claim(p, grain) {
+                            assert!(items.len() <= grain && !items.is_empty());
+                            if p == 0 {
+                                first_front.lock().unwrap().get_or_insert(items.start);
+                            }
+                            for i in items {
+                                taken[i].fetch_add(1, Ordering::Relaxed);
+                            }
+                        }
+                    });
+                }
+            });
+            assert!(taken.iter().all(|t| t.load(Ordering::Relaxed) == 1));
+            // The front participant, when it got anything, started at the front.
+            assert!(first_front.lock().unwrap().is_none_or(|f| f == 0));
+        }
+        assert!(TwoEndedClaims::new(1 << 33).is_none());
+    }
 
     #[test]
     fn workers_resolve() {

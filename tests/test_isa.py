@@ -95,3 +95,23 @@ def test_environment_override_selects_the_kernel(name):
     ).stdout.split("\n")
     assert out[0] == name
     assert out[1] == "[5.0, 16.0, 34.0, 52.0, 45.0, 28.0]"
+
+
+@pytest.mark.skipif(not {"avx2", "avx512"} <= set(ISAS), reason="needs AVX2 and AVX-512")
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+@pytest.mark.parametrize("k", list(range(1, 18)))
+def test_short_kernels_round_as_the_register_blocked_loop(dtype, k):
+    """Kernels of up to one vector of taps take AVX-512's shifted-register loop, whole blocks
+    of 8 vectors of outputs at a time: the same fused multiply-adds in the same order as the
+    AVX2 loop, so random floats give the same bits, in 1-D rows long enough for several
+    blocks and in 2-D (several row pairs per output row)."""
+    rng = np.random.default_rng(k)
+    for xs, ks in [((1000,), (k,)), ((3, 517), (2, k)), ((131,), (k,))]:
+        x = rng.standard_normal(xs).astype(dtype)
+        w = rng.standard_normal(ks).astype(dtype)
+        for mode in ("full", "valid"):
+            if mode == "valid" and any(a < b for a, b in zip(xs, ks)):
+                continue
+            a2 = _core.correlate(x, w, mode, 0, False, False, 1, "avx2")
+            a5 = _core.correlate(x, w, mode, 0, False, False, 1, "avx512")
+            np.testing.assert_array_equal(a5, a2, err_msg=f"{xs} {ks} {mode}")

@@ -5,11 +5,9 @@
 //! same sequence of operations whoever runs it, so results are bitwise identical for every
 //! thread count.
 
-use std::sync::atomic::{AtomicUsize, Ordering};
-
 use crate::error::Result;
 use crate::interrupt;
-use crate::parallel::{share_with_helpers, HELPERS_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, TwoEndedClaims, HELPERS_WORK_THRESHOLD};
 
 /// Claims of tasks each thread makes on average (more claims balance the threads' loads
 /// better; each claim is an atomic operation on a cache line the cores share).
@@ -54,15 +52,22 @@ where
     // microsecond tasks (small planes) spent a good part of their time passing the counter's
     // cache line between the cores. Which thread runs a task never changes what it computes.
     let grain = (count / (threads * CLAIMS_PER_THREAD)).clamp(1, MAX_GRAIN);
-    let next = AtomicUsize::new(0);
-    let drain = || {
+    let Some(claims) = TwoEndedClaims::new(count) else {
+        // More than 2^32 tasks: one thread (no call comes near this).
+        let mut scratch = init();
+        for i in 0..count {
+            cancel.check()?;
+            task(&mut scratch, i);
+        }
+        return Ok(());
+    };
+    let drain = |participant: usize| {
         let mut scratch = None;
-        loop {
-            let first = next.fetch_add(grain, Ordering::Relaxed);
-            if first >= count || cancel.is_cancelled() {
+        while let Some(items) = claims.claim(participant, grain) {
+            if cancel.is_cancelled() {
                 break;
             }
-            for i in first..(first + grain).min(count) {
+            for i in items {
                 task(scratch.get_or_insert_with(&init), i);
             }
         }

@@ -18,7 +18,7 @@ use crate::simd::RowPair;
 #[doc(hidden)]
 macro_rules! register_blocked_row_kernel {
     (features = $feat:literal, detected = $detected:expr, acc = $accn:expr,
-     $name:ident, $body:ident, $edges:ident, $t:ty, $lanes:expr, $vec:ty,
+     short = $short:path, $name:ident, $body:ident, $edges:ident, $t:ty, $lanes:expr, $vec:ty,
      $loadu:ident, $storeu:ident, $set1:ident, $zero:ident, $fmadd:ident,
      $masked_fma:ident, $store_first:ident) => {
         /// Register-blocked SIMD row kernel (see [`crate::simd::RowKernel`]); falls back to the
@@ -119,7 +119,9 @@ macro_rules! register_blocked_row_kernel {
             let m = out.len();
             let base0 = (g.start + i0 as isize) as usize;
             let k = g.k;
-            let mut o = 0;
+            // Whole blocks of a short kernel may go to a specialised loop (the same terms in
+            // the same order); it returns how many outputs it wrote.
+            let mut o = $short(pairs, k, base0, out);
             while o + BLOCK <= m {
                 let mut acc: [$vec; ACC] = [$zero(); ACC];
                 for (x, w) in pairs {
@@ -161,6 +163,17 @@ macro_rules! register_blocked_row_kernel {
             }
         }
     };
+}
+
+/// The `short` hook of a kernel without a specialised short-kernel loop: writes nothing.
+#[inline(always)]
+pub fn no_short_loop<T>(
+    _: &[RowPair<'_, T>],
+    _: usize,
+    _: usize,
+    _: &mut [MaybeUninit<T>],
+) -> usize {
+    0
 }
 
 /// Clipped-tap outputs with scalar FMA, so edges round exactly like the vector lanes.

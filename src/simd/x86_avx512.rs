@@ -19,6 +19,7 @@ crate::register_blocked_row_kernel!(
     features = "avx512f,fma",
     detected = detected(),
     acc = 8,
+    short = short_f32,
     row_f32,
     interior_f32,
     edges_f32,
@@ -37,6 +38,7 @@ crate::register_blocked_row_kernel!(
     features = "avx512f,fma",
     detected = detected(),
     acc = 8,
+    short = short_f64,
     row_f64,
     interior_f64,
     edges_f64,
@@ -50,6 +52,92 @@ crate::register_blocked_row_kernel!(
     _mm512_fmadd_pd,
     masked_fma_f64,
     store_first_f64
+);
+
+/// Accumulators of the short-kernel loops (as in the register-blocked body).
+const SHORT_ACC: usize = 8;
+
+/// Defines a short-kernel interior loop: for kernels of at most one vector of taps, each block
+/// of `SHORT_ACC` vectors of outputs loads its inputs once (`SHORT_ACC + 1` vectors, the last
+/// through a mask to the `k - 1` elements the taps reach) and forms tap `j`'s shifted inputs
+/// with `valign` instead of `SHORT_ACC` unaligned loads per tap, most of which split across
+/// cache lines. The multiply-adds are the register-blocked body's, in its order (pair, tap,
+/// accumulator), so every output rounds exactly as before.
+macro_rules! short_kernel_loop {
+    ($name:ident, $t:ty, $lanes:expr, $vec:ty, $mask:ty, $loadu:ident, $maskz_loadu:ident,
+     $storeu:ident, $set1:ident, $zero:ident, $fmadd:ident, $align:ident, $to_int:ident,
+     $from_int:ident, $($j:literal)*) => {
+        /// Whole blocks of interior outputs from input index `base0` for kernels of at most
+        /// one vector of taps (see [`short_kernel_loop`]); returns the outputs written (0 for
+        /// longer kernels).
+        ///
+        /// # Safety
+        /// Needs AVX-512F and FMA; every window of these outputs lies inside each pair's `x`
+        /// (`x[base0 + o..base0 + o + k]` for output `o`), and each `w` has `k` taps.
+        #[target_feature(enable = "avx512f,fma")]
+        unsafe fn $name(
+            pairs: &[RowPair<'_, $t>],
+            k: usize,
+            base0: usize,
+            out: &mut [MaybeUninit<$t>],
+        ) -> usize {
+            const BLOCK: usize = SHORT_ACC * $lanes;
+            if k == 0 || k > $lanes {
+                return 0;
+            }
+            // The last vector of a block holds the k - 1 inputs past the block's windows.
+            let tail = ((1u32 << (k - 1)) - 1) as $mask;
+            let m = out.len();
+            let mut o = 0;
+            while o + BLOCK <= m {
+                let mut acc: [$vec; SHORT_ACC] = [$zero(); SHORT_ACC];
+                for (x, w) in pairs {
+                    let xp = x.as_ptr().add(base0 + o);
+                    let v: [$vec; SHORT_ACC + 1] = std::array::from_fn(|a| {
+                        if a < SHORT_ACC {
+                            $loadu(xp.add(a * $lanes))
+                        } else {
+                            // (a pointer past the row when k is 1: nothing is read)
+                            $maskz_loadu(tail, xp.wrapping_add(a * $lanes))
+                        }
+                    });
+                    for j in 0..k {
+                        let wv = $set1(*w.get_unchecked(j));
+                        match j {
+                            $($j => {
+                                for a in 0..SHORT_ACC {
+                                    let xj = $from_int($align::<$j>($to_int(v[a + 1]), $to_int(v[a])));
+                                    acc[a] = $fmadd(xj, wv, acc[a]);
+                                }
+                            })*
+                            _ => {
+                                for a in 0..SHORT_ACC {
+                                    acc[a] = $fmadd(v[a], wv, acc[a]);
+                                }
+                            }
+                        }
+                    }
+                }
+                let op = out.as_mut_ptr().cast::<$t>().add(o);
+                for (a, accv) in acc.iter().enumerate() {
+                    $storeu(op.add(a * $lanes), *accv);
+                }
+                o += BLOCK;
+            }
+            o
+        }
+    };
+}
+
+short_kernel_loop!(
+    short_f32, f32, 16, __m512, __mmask16, _mm512_loadu_ps, _mm512_maskz_loadu_ps,
+    _mm512_storeu_ps, _mm512_set1_ps, _mm512_setzero_ps, _mm512_fmadd_ps, _mm512_alignr_epi32,
+    _mm512_castps_si512, _mm512_castsi512_ps, 1 2 3 4 5 6 7 8 9 10 11 12 13 14 15
+);
+short_kernel_loop!(
+    short_f64, f64, 8, __m512d, __mmask8, _mm512_loadu_pd, _mm512_maskz_loadu_pd,
+    _mm512_storeu_pd, _mm512_set1_pd, _mm512_setzero_pd, _mm512_fmadd_pd, _mm512_alignr_epi64,
+    _mm512_castpd_si512, _mm512_castsi512_pd, 1 2 3 4 5 6 7
 );
 
 /// Bit `l` set for the lanes `l < lanes` with `0 <= first + l < n`.
