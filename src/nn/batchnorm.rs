@@ -46,7 +46,9 @@ use crate::simd::{active_isa, Isa};
 /// Work per input byte of the per-channel reductions, in the units of the helpers' work
 /// threshold ([`crate::parallel::HELPERS_WORK_THRESHOLD`], about 8 us of one core at 2^21):
 /// the forward statistics (two passes, float64 lanes) of a 32 x 32 x 8 x 8 float32 input take
-/// about 18 us on one core, the backward sums about as long.
+/// about 18 us on one core, the backward sums about as long. Measured there on 2 threads
+/// against 1: the backward pass 33 -> 24 us, the forward pass no faster (21-26 us either way);
+/// from 1 MiB of input both gain 1.4-1.7x.
 const REDUCE_WORK_PER_BYTE: usize = 16;
 
 /// Work per input byte of the element-wise pass (one pass: about 8 us for the same input).
