@@ -101,7 +101,7 @@ def test_environment_override_selects_the_kernel(name):
 @pytest.mark.parametrize("dtype", [np.float32, np.float64])
 @pytest.mark.parametrize("k", list(range(1, 18)))
 def test_short_kernels_round_as_the_register_blocked_loop(dtype, k):
-    """Kernels of up to one vector of taps take AVX-512's shifted-register loop, whole blocks
+    """float64 kernels of up to 8 taps take AVX-512's shifted-register loop, whole blocks
     of 8 vectors of outputs at a time: the same fused multiply-adds in the same order as the
     AVX2 loop, so random floats give the same bits, in 1-D rows long enough for several
     blocks and in 2-D (several row pairs per output row)."""
