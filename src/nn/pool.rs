@@ -478,17 +478,19 @@ fn max_planes<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &
     }
 }
 
+/// Whether every window lies inside the input with no padding or dilation and one tap deep
+/// (without padding or dilation, a window leaves the input only when ceil mode added a last
+/// one that runs past the end).
+fn is_dense(g: &PoolGeometry) -> bool {
+    let inside =
+        (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
+    g.padding == [0; 3] && g.dilation == [1; 3] && g.kernel[0] == 1 && inside
+}
+
 /// Whether every window is a 2-D 2x2 one at stride 2 inside the input, with no padding or
 /// dilation.
 fn is_plain_2x2(g: &PoolGeometry) -> bool {
-    let inside =
-        (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
-    g.padding == [0; 3]
-        && g.dilation == [1; 3]
-        && g.input[0] == 1
-        && g.kernel == [1, 2, 2]
-        && g.stride[1..] == [2, 2]
-        && inside
+    is_dense(g) && g.input[0] == 1 && g.kernel[1..] == [2, 2] && g.stride[1..] == [2, 2]
 }
 
 /// One plane of max pooling (torch's rule per window: taps in C order, `>` or NaN replaces).
@@ -497,15 +499,10 @@ fn is_plain_2x2(g: &PoolGeometry) -> bool {
 /// constant-length loops unroll (the general loop costs about four times as much per tap);
 /// everything else goes window by window through [`max_window`].
 fn max_plane<T: PoolFloat>(g: &PoolGeometry, input: &[T], out: &mut [T], idx: &mut [i64]) {
-    // Without padding or dilation, every window lies inside the input unless ceil mode
-    // added a last window that runs past the end.
-    let inside =
-        (0..MAX_SPATIAL).all(|a| (g.output[a] - 1) * g.stride[a] + g.kernel[a] <= g.input[a]);
-    let dense = g.padding == [0; 3] && g.dilation == [1; 3] && g.kernel[0] == 1 && inside;
     if is_plain_2x2(g) {
         return max_plane_2x2(g, input, out, idx);
     }
-    match (dense, g.kernel[1], g.kernel[2]) {
+    match (is_dense(g), g.kernel[1], g.kernel[2]) {
         (true, 1, 2) => return max_plane_dense::<T, 1, 2>(g, input, out, idx),
         (true, 1, 3) => return max_plane_dense::<T, 1, 3>(g, input, out, idx),
         (true, 2, 2) => return max_plane_dense::<T, 2, 2>(g, input, out, idx),

@@ -40,20 +40,9 @@ where
     let threads = threads.min(count);
     // Checked between tasks: a Ctrl-C stops the call within one task.
     let cancel = interrupt::current();
-    if threads <= 1 || work < HELPERS_WORK_THRESHOLD {
-        let mut scratch = init();
-        for i in 0..count {
-            cancel.check()?;
-            task(&mut scratch, i);
-        }
-        return Ok(());
-    }
-    // Tasks are claimed `grain` at a time: with a claim per task, thousands of
-    // microsecond tasks (small planes) spent a good part of their time passing the counter's
-    // cache line between the cores. Which thread runs a task never changes what it computes.
-    let grain = (count / (threads * CLAIMS_PER_THREAD)).clamp(1, MAX_GRAIN);
-    let Some(claims) = TwoEndedClaims::new(count) else {
-        // More than 2^32 tasks: one thread (no call comes near this).
+    // More than 2^32 tasks (no call comes near this) run on one thread too.
+    let shared = threads > 1 && work >= HELPERS_WORK_THRESHOLD;
+    let Some(claims) = TwoEndedClaims::new(count).filter(|_| shared) else {
         let mut scratch = init();
         for i in 0..count {
             cancel.check()?;
@@ -61,6 +50,10 @@ where
         }
         return Ok(());
     };
+    // Tasks are claimed `grain` at a time: with a claim per task, thousands of
+    // microsecond tasks (small planes) spent a good part of their time passing the counter's
+    // cache line between the cores. Which thread runs a task never changes what it computes.
+    let grain = (count / (threads * CLAIMS_PER_THREAD)).clamp(1, MAX_GRAIN);
     let drain = |participant: usize| {
         let mut scratch = None;
         while let Some(items) = claims.claim(participant, grain) {
