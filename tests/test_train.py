@@ -89,3 +89,28 @@ def test_cli_writes_model_history_and_plot(tmp_path, capsys):
     assert len(hist["history"]["test_acc"]) == 1
     model = nn.cnn2d(width=4).load(out / "model.npz")
     assert model.num_parameters() > 0
+
+
+def test_side_by_side_bench_takes_turns_epoch_by_epoch():
+    """The training bench runs each library in its own subprocess, an epoch at a time in
+    turns (the side that goes first alternates), and reports medians and their ratio."""
+    import importlib.util
+
+    from fastconv._bench import train_bench
+
+    lines = []
+    r = train_bench.run("digits", epochs=3, subset=64, rounds=1, log=lines.append)
+    sides = ["fastconv"] + (["torch"] if importlib.util.find_spec("torch") else [])
+    turns = [ln.split()[2].rstrip(":") for ln in lines if ln.startswith("epoch ")]
+    expected = []
+    for e in range(3):
+        expected += sides if e % 2 == 0 else sides[::-1]
+    assert turns == expected
+    for side in sides:
+        (seconds,) = r[f"{side}_epoch_seconds"]
+        assert len(seconds) == 3 and all(s > 0 for s in seconds)
+        assert r[f"{side}_median_s"] == pytest.approx(float(np.median(seconds[1:])))
+        assert 0.0 <= r[f"{side}_test_acc"] <= 1.0
+    if "torch" in sides:
+        assert r["speedup"] == pytest.approx(r["torch_median_s"] / r["fastconv_median_s"])
+    assert "taking turns epoch by epoch" in train_bench.format_table([r])

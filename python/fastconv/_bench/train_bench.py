@@ -3,9 +3,10 @@
 Both sides train the same named model (``fastconv.nn.models``; the PyTorch copy is built
 layer for layer by :func:`torch_model` and starts from fastconv's initial weights, so init,
 data order, optimiser (AdamW), cosine schedule, batch size, epochs and thread count are all
-equal). Each side trains in its own subprocess and the runs alternate (fastconv, torch,
-fastconv, torch) so that both see the same machine load; the table reports the median seconds
-per epoch, the ratio torch / fastconv, and each side's final test accuracy.
+equal). Each side trains in its own subprocess; the two live side by side and take turns, one
+epoch each (fastconv, torch, torch, fastconv, ...), so that a slow spell of a shared machine
+falls on both alike; the table reports the median seconds per epoch, the ratio
+torch / fastconv, and each side's final test accuracy.
 
 Entry points: :func:`run` (returns the numbers), :func:`format_table`, :func:`main`
 (``python -m fastconv._bench.train_bench``); ``benches/torch_train.py`` runs the PyTorch side
@@ -144,8 +145,17 @@ def _config(spec: dict):
     return TrainConfig(**spec, progress=False, plot=False).resolved()
 
 
+#: Seconds between one side's epoch and the other's: long enough for the side that just
+#: finished to park its spinning threads (fastconv's helpers spin 0.5 ms, PyTorch's OpenMP
+#: workers a few ms), so that neither side's epoch shares the cores with the other's idle
+#: threads.
+SETTLE_S = 0.03
+
+
 def _side_child(arg: str) -> None:
-    """Subprocess body: train one side for the configured epochs, print its history as JSON."""
+    """Subprocess body: build one side's trainer, then train one epoch per ``epoch`` line read
+    from stdin, answering each with a JSON line (its seconds and test accuracy); ``done``
+    (or end of input) ends it."""
     from fastconv._train import Trainer, _thread_limits
 
     spec = json.loads(arg)
@@ -156,31 +166,98 @@ def _side_child(arg: str) -> None:
     else:
         init = dict(np.load(spec["init"]))
         trainer = TorchTrainer(cfg, threads=threads, init_state=init)
+    print(json.dumps({"ready": True}), flush=True)
     with _thread_limits(threads):
-        for _ in range(cfg.epochs):
-            trainer.epoch()
-    print(json.dumps(trainer.history))
+        for line in sys.stdin:
+            if line.strip() != "epoch":
+                break
+            acc = trainer.epoch()
+            seconds = trainer.history["epoch_seconds"][-1]
+            print(json.dumps({"seconds": seconds, "test_acc": acc}), flush=True)
 
 
 _CHILD = "import sys; from fastconv._bench.train_bench import _side_child; _side_child(sys.argv[1])"
 
 
-def _run_side(side: str, config: dict, init_path: str) -> dict:
+class _Side:
+    """One side's training subprocess, driven an epoch at a time over its stdin and stdout."""
+
+    def __init__(self, side: str, config: dict, init_path: str, root: str, log_dir: str):
+        spec = {"side": side, "config": config, "init": init_path}
+        self.side = side
+        # stderr goes to a file: a pipe nobody reads could fill up and stall the child
+        self.stderr_path = os.path.join(log_dir, f"{side}.stderr")
+        self._stderr = open(self.stderr_path, "w")
+        self.proc = subprocess.Popen(
+            [sys.executable, "-c", _CHILD, json.dumps(spec)],
+            cwd=root,
+            stdin=subprocess.PIPE,
+            stdout=subprocess.PIPE,
+            stderr=self._stderr,
+            text=True,
+        )
+        self.history: Dict[str, List[float]] = {"epoch_seconds": [], "test_acc": []}
+
+    def _reply(self) -> dict:
+        line = self.proc.stdout.readline() if self.proc.stdout else ""
+        if not line:
+            self.proc.wait()
+            with open(self.stderr_path) as fh:
+                tail = (fh.read().strip().splitlines() or ["?"])[-1]
+            raise RuntimeError(f"the {self.side} training subprocess failed: {tail}")
+        return json.loads(line)
+
+    def wait_ready(self) -> None:
+        """Block until the child has built its trainer (imports, data, model)."""
+        self._reply()
+
+    def epoch(self) -> float:
+        """Train one epoch in the child; returns its seconds."""
+        assert self.proc.stdin is not None
+        self.proc.stdin.write("epoch\n")
+        self.proc.stdin.flush()
+        r = self._reply()
+        self.history["epoch_seconds"].append(r["seconds"])
+        self.history["test_acc"].append(r["test_acc"])
+        return r["seconds"]
+
+    def close(self) -> None:
+        """End the child (politely, then by force)."""
+        try:
+            if self.proc.poll() is None and self.proc.stdin is not None:
+                self.proc.stdin.write("done\n")
+                self.proc.stdin.close()
+            self.proc.wait(timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            self.proc.kill()
+            self.proc.wait()
+        finally:
+            self._stderr.close()
+
+
+def _run_round(sides: List[str], config: dict, init_path: str, epochs: int, log) -> dict:
+    """One round: a subprocess per side, alive together, training in turns, one epoch each
+    (the side that goes first alternates), so that both see the machine in the same state
+    to within an epoch; only one side computes at a time."""
     import fastconv
 
     root = os.path.dirname(os.path.dirname(os.path.abspath(fastconv.__file__)))
-    spec = {"side": side, "config": config, "init": init_path}
-    done = subprocess.run(
-        [sys.executable, "-c", _CHILD, json.dumps(spec)],
-        cwd=root,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
-    if done.returncode != 0:
-        tail = (done.stderr.strip().splitlines() or ["?"])[-1]
-        raise RuntimeError(f"the {side} training subprocess failed: {tail}")
-    return json.loads(done.stdout.strip().splitlines()[-1])
+    with tempfile.TemporaryDirectory() as log_dir:
+        children = [_Side(side, config, init_path, root, log_dir) for side in sides]
+        try:
+            for child in children:
+                child.wait_ready()
+            for e in range(epochs):
+                order = children if e % 2 == 0 else children[::-1]
+                for child in order:
+                    time.sleep(SETTLE_S)
+                    seconds = child.epoch()
+                    if log is not None:
+                        log(f"epoch {e + 1} {child.side}: {seconds:.3f} s")
+        finally:
+            for child in children:
+                child.close()
+    return {child.side: child.history for child in children}
 
 
 def run(
@@ -197,12 +274,13 @@ def run(
     """Train the dataset's default model with both libraries, side by side in one run.
 
     Each side trains in its own subprocess (one library's idle threads, e.g. PyTorch's
-    spinning OpenMP workers, must not steal the cores from the other), and the sides alternate
-    for ``rounds`` rounds (fastconv, torch, fastconv, torch, ...) so that both see the same
-    machine load. Both start from fastconv's initial weights. Returns the settings, per-epoch
-    seconds and final accuracies of each side, the median seconds per epoch (over every epoch
-    but each subprocess's first, which includes one-off warm-up) and ``speedup`` = torch /
-    fastconv.
+    spinning OpenMP workers, must not steal the cores from the other). In each of ``rounds``
+    rounds both subprocesses start, then train in turns, an epoch at a time, with a short
+    pause (:data:`SETTLE_S`) between turns, so that both sides see the same machine load to
+    within an epoch. Both start from fastconv's initial weights. Returns the settings,
+    per-epoch seconds and final accuracies of each side, the median seconds per epoch (over
+    every epoch but each subprocess's first, which includes one-off warm-up) and
+    ``speedup`` = torch / fastconv.
     """
     from fastconv._train import Trainer
 
@@ -223,8 +301,9 @@ def run(
         init_path = os.path.join(tmp, "init.npz")
         np.savez(init_path, **ours.model.state_dict())
         for r in range(rounds):
-            for side in sides:
-                h = _run_side(side, config, init_path)
+            if log is not None:
+                log(f"round {r + 1} of {rounds}")
+            for side, h in _run_round(sides, config, init_path, cfg.epochs, log).items():
                 history[side].append(h)
                 if log is not None:
                     secs = ", ".join(f"{t:.3f}" for t in h["epoch_seconds"])
@@ -278,8 +357,8 @@ def format_table(results: List[dict]) -> str:
         )
     lines.append(
         "ratio = torch s/epoch / fastconv s/epoch (median over epochs after each run's first; "
-        "each side in its own process, runs alternating); same model, init, data order, "
-        "optimiser and schedule."
+        "each side in its own process, taking turns epoch by epoch); same model, init, data "
+        "order, optimiser and schedule."
     )
     return "\n".join(lines)
 
