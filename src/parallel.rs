@@ -146,19 +146,118 @@ thread_local! {
 /// Afterwards the helpers spin for [`WARM_SPIN`], running any new job at once (see
 /// [`keep_warm`]); which participant runs which part never changes a result.
 ///
+/// The caller waits for its helpers by spinning ([`Finish`]): when it runs out of work a
+/// helper is usually inside its last item, a few microseconds from done, and a blocking wait
+/// (rayon's scopes block a thread from outside the pool on a condition variable) put it to
+/// sleep for a futex wake-up of 5-20 us on the 2-vCPU development VM. Measured on 2 threads,
+/// alternating epochs of two builds: the digits CNN's training epoch 9-10% faster.
+///
 /// # Errors
 /// [`ConvError::Value`] if the pool's threads cannot be started.
 pub fn share_with_helpers(threads: usize, drain: impl Fn(usize) + Sync) -> Result<()> {
-    let helpers = helper_pool(threads)?;
-    let drain = &drain;
-    helpers.in_place_scope(|scope| {
-        for participant in 1..threads {
-            scope.spawn(move |_| drain(participant));
-        }
+    if threads <= 1 {
         drain(0);
-    });
+        return Ok(());
+    }
+    let helpers = helper_pool(threads)?;
+    if helpers.current_thread_index().is_some() {
+        // Called from one of the helpers themselves: a scope lets this thread run the jobs
+        // it spawns while it waits (spinning here could wait for a job only it can run).
+        let drain = &drain;
+        helpers.in_place_scope(|scope| {
+            for participant in 1..threads {
+                scope.spawn(move |_| drain(participant));
+            }
+            drain(0);
+        });
+        keep_warm(&helpers);
+        return Ok(());
+    }
+    let finish = Arc::new(Finish::new(threads - 1));
+    let erased: &(dyn Fn(usize) + Sync) = &drain;
+    // SAFETY: the reference is only used by the jobs spawned below, and `WaitForHelpers`
+    // does not let this function return or unwind before every one of those jobs has
+    // finished its call of `drain` (each signals `finish` after its call, panicking or not).
+    let shared: &'static (dyn Fn(usize) + Sync) = unsafe { std::mem::transmute(erased) };
+    let wait = WaitForHelpers(&finish);
+    for participant in 1..threads {
+        let finish = Arc::clone(&finish);
+        helpers.spawn(move || {
+            let done =
+                std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| shared(participant)));
+            finish.helper_done(done.err());
+        });
+    }
+    drain(0);
+    drop(wait);
     keep_warm(&helpers);
-    Ok(())
+    match finish.take_panic() {
+        Some(payload) => std::panic::resume_unwind(payload),
+        None => Ok(()),
+    }
+}
+
+/// How long the calling thread spins for its helpers to finish before it parks.
+const FINISH_SPIN: Duration = Duration::from_micros(200);
+
+/// The helpers of one [`share_with_helpers`] call still running, the calling thread to wake
+/// when the last one finishes, and the first helper's panic, if any.
+struct Finish {
+    running: AtomicUsize,
+    caller: std::thread::Thread,
+    panic: Mutex<Option<Box<dyn std::any::Any + Send>>>,
+}
+
+impl Finish {
+    fn new(helpers: usize) -> Self {
+        Finish {
+            running: AtomicUsize::new(helpers),
+            caller: std::thread::current(),
+            panic: Mutex::new(None),
+        }
+    }
+
+    /// A helper's last act: records its panic, counts it out, wakes the caller if it was
+    /// the last (an unpark of a thread that is not parked costs one atomic operation).
+    fn helper_done(&self, panic: Option<Box<dyn std::any::Any + Send>>) {
+        if let Some(payload) = panic {
+            let mut slot = self.panic.lock().unwrap_or_else(|p| p.into_inner());
+            slot.get_or_insert(payload);
+        }
+        if self.running.fetch_sub(1, Ordering::AcqRel) == 1 {
+            self.caller.unpark();
+        }
+    }
+
+    /// Returns once every helper has called [`Finish::helper_done`]: spinning for
+    /// [`FINISH_SPIN`], then parked (woken by the last helper, or every millisecond).
+    fn wait(&self) {
+        let start = Instant::now();
+        while self.running.load(Ordering::Acquire) != 0 {
+            if start.elapsed() < FINISH_SPIN {
+                for _ in 0..16 {
+                    std::hint::spin_loop();
+                }
+            } else {
+                std::thread::park_timeout(Duration::from_millis(1));
+            }
+        }
+    }
+
+    fn take_panic(&self) -> Option<Box<dyn std::any::Any + Send>> {
+        self.panic.lock().unwrap_or_else(|p| p.into_inner()).take()
+    }
+}
+
+/// Waits for the helpers when dropped, so that the caller cannot leave
+/// [`share_with_helpers`] (by returning or by a panic of its own share) while a helper still
+/// uses the borrowed `drain`.
+struct WaitForHelpers<'a>(&'a Finish);
+
+impl Drop for WaitForHelpers<'_> {
+    fn drop(&mut self) {
+        self.0.wait();
+    }
 }
 
 /// Work items `0..count` claimed from both ends: the calling thread (participant 0) takes
@@ -293,6 +392,66 @@ mod tests {
             assert!(first_front.lock().unwrap().is_none_or(|f| f == 0));
         }
         assert!(TwoEndedClaims::new(1 << 33).is_none());
+    }
+
+    #[test]
+    fn every_participant_runs_once_and_the_caller_waits_for_all() {
+        for threads in [1, 2, 3, 5] {
+            for _ in 0..200 {
+                let runs: Vec<AtomicUsize> = (0..threads).map(|_| AtomicUsize::new(0)).collect();
+                share_with_helpers(threads, |p| {
+                    if p > 0 {
+                        // a helper slower than the caller: the caller must still wait for it
+                        std::thread::sleep(Duration::from_micros(50));
+                    }
+                    runs[p].fetch_add(1, Ordering::Relaxed);
+                })
+                .unwrap();
+                assert!(runs.iter().all(|r| r.load(Ordering::Relaxed) == 1));
+            }
+        }
+    }
+
+    #[test]
+    fn a_helpers_panic_reaches_the_caller_after_every_helper_has_finished() {
+        let finished = AtomicUsize::new(0);
+        let caught = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            share_with_helpers(3, |p| {
+                if p == 2 {
+                    panic!("helper {p} failed");
+                }
+                std::thread::sleep(Duration::from_millis(2));
+                finished.fetch_add(1, Ordering::Relaxed);
+            })
+        }));
+        let payload = caught.expect_err("the helper's panic is re-raised");
+        assert_eq!(payload.downcast_ref::<String>().unwrap(), "helper 2 failed");
+        assert_eq!(finished.load(Ordering::Relaxed), 2);
+        // the pool still works afterwards
+        let runs = AtomicUsize::new(0);
+        share_with_helpers(3, |_| {
+            runs.fetch_add(1, Ordering::Relaxed);
+        })
+        .unwrap();
+        assert_eq!(runs.load(Ordering::Relaxed), 3);
+    }
+
+    #[test]
+    fn sharing_from_inside_a_helper_does_not_wait_on_itself() {
+        let runs = AtomicUsize::new(0);
+        let inner = AtomicUsize::new(0);
+        share_with_helpers(2, |_| {
+            runs.fetch_add(1, Ordering::Relaxed);
+            // participant 1 runs on the helper pool's only thread: its own share must not
+            // spin for a job that only it could run
+            share_with_helpers(2, |_| {
+                inner.fetch_add(1, Ordering::Relaxed);
+            })
+            .unwrap();
+        })
+        .unwrap();
+        assert_eq!(runs.load(Ordering::Relaxed), 2);
+        assert_eq!(inner.load(Ordering::Relaxed), 4);
     }
 
     #[test]
