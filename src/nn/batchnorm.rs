@@ -38,6 +38,9 @@ use std::fmt::Debug;
 use std::mem::size_of;
 use std::ops::{Add, Mul, Sub};
 
+#[path = "batchnorm_simd.rs"]
+mod avx512_sums;
+
 use crate::error::{ConvError, Result};
 use crate::nn::tasks::{run_tasks, SharedMut};
 use crate::simd::compiled::{dispatch, Kernel};
@@ -75,6 +78,8 @@ pub trait NormFloat:
     fn to_f64(self) -> f64;
     /// The `f64` rounded to this type (round to nearest).
     fn from_f64(v: f64) -> Self;
+    /// The values as `f32`, when they are.
+    fn as_f32(values: &[Self]) -> Option<&[f32]>;
 }
 
 impl NormFloat for f32 {
@@ -87,6 +92,10 @@ impl NormFloat for f32 {
     fn from_f64(v: f64) -> Self {
         v as f32
     }
+    #[inline(always)]
+    fn as_f32(values: &[Self]) -> Option<&[f32]> {
+        Some(values)
+    }
 }
 
 impl NormFloat for f64 {
@@ -98,6 +107,10 @@ impl NormFloat for f64 {
     #[inline(always)]
     fn from_f64(v: f64) -> Self {
         v
+    }
+    #[inline(always)]
+    fn as_f32(_: &[Self]) -> Option<&[f32]> {
+        None
     }
 }
 
@@ -349,7 +362,9 @@ fn forward_with<T: NormFloat>(
         Statistics::Batch(_) => {
             let mut moments = vec![(0.0, 0.0); c];
             per_channel(shape, size_of::<T>(), threads, &mut moments, |ch| {
-                dispatch(isa, Moments { x, shape, c: ch })
+                T::as_f32(x)
+                    .and_then(|x| avx512_sums::moments(isa, x, shape, ch))
+                    .unwrap_or_else(|| dispatch(isa, Moments { x, shape, c: ch }))
             })?;
             moments
         }
@@ -654,54 +669,83 @@ fn inv_std(var: f64, eps: f64) -> f64 {
     }
 }
 
-/// A running sum over rows of any length, kept in registers: a row is cut into pieces of 16,
-/// then at most one of 8 and one of 4, then single elements, and each piece width has its own
-/// lanes (element `i` of a piece adds to lane `i`). Every index is a constant after
-/// unrolling, so no accumulator lives in memory (a remainder loop indexing one lane array
-/// would put it there, and a store-to-load stall on every chunk with it). The cut depends only
-/// on the row length, so the order of the additions (and the result) depends only on the
-/// shape.
+/// A running sum over the rows of a channel, kept in registers: a row is cut into pieces of
+/// 32, then at most one of 16, one of 8 and one of 4, then single elements. A piece of 32
+/// adds to both halves of 32 lanes (element `i` to lane `i`); a lone piece of 16 adds to the
+/// low half in the channel's even rows and to the high half in its odd rows (all rows of a
+/// channel have the same length, so rows of 16 elements, a 4x4 plane, alternate); the
+/// narrower pieces have lanes of their own. Two halves are two independent chains of
+/// additions, so the sum runs at the adder's throughput instead of its latency. Every index
+/// is a constant after unrolling (the rows go in pairs, so even the half of a lone piece is),
+/// so no accumulator lives in memory (a remainder loop indexing one lane array, or a half
+/// chosen at run time, would put them there, and a store-to-load stall on every piece with
+/// it). The cut depends only on the row length, so the order of the additions (and the
+/// result) depends only on the shape.
 struct Sums {
-    w16: [f64; 16],
+    lo: [f64; 16],
+    hi: [f64; 16],
     w8: [f64; 8],
     w4: [f64; 4],
     w1: f64,
 }
 
 impl Sums {
+    /// The sum of `term` over every element of `rows` (a channel's rows, in order).
     #[inline(always)]
-    fn new() -> Self {
-        Sums {
-            w16: [0.0; 16],
+    fn over<'a, T: Copy + 'a>(
+        mut rows: impl Iterator<Item = &'a [T]>,
+        term: impl Fn(T) -> f64,
+    ) -> f64 {
+        let mut sums = Sums {
+            lo: [0.0; 16],
+            hi: [0.0; 16],
             w8: [0.0; 8],
             w4: [0.0; 4],
             w1: 0.0,
+        };
+        while let Some(even) = rows.next() {
+            sums.add_row::<T, false>(even, &term);
+            let Some(odd) = rows.next() else { break };
+            sums.add_row::<T, true>(odd, &term);
         }
+        sums.total()
     }
 
-    /// Adds `term` of every element of `row`.
+    /// Adds `term` of every element of `row`; `ODD`: the row's lone piece of 16 (if any)
+    /// goes to the high half.
     #[inline(always)]
-    fn add_row<T: Copy>(&mut self, row: &[T], term: impl Fn(T) -> f64) {
+    fn add_row<T: Copy, const ODD: bool>(&mut self, row: &[T], term: &impl Fn(T) -> f64) {
         let mut rest = row;
-        while rest.len() >= 16 {
-            rest = add_piece(&mut self.w16, rest, &term);
+        while rest.len() >= 32 {
+            rest = add_piece(&mut self.lo, rest, term);
+            rest = add_piece(&mut self.hi, rest, term);
+        }
+        if rest.len() >= 16 {
+            rest = add_piece(if ODD { &mut self.hi } else { &mut self.lo }, rest, term);
         }
         if rest.len() >= 8 {
-            rest = add_piece(&mut self.w8, rest, &term);
+            rest = add_piece(&mut self.w8, rest, term);
         }
         if rest.len() >= 4 {
-            rest = add_piece(&mut self.w4, rest, &term);
+            rest = add_piece(&mut self.w4, rest, term);
         }
         for &v in rest {
             self.w1 += term(v);
         }
     }
 
-    /// The sum: each lane set added in a fixed tree, the widths in a fixed order.
+    /// The sum: the halves added lane by lane, each lane set added in a fixed tree, the
+    /// widths in a fixed order.
     #[inline(always)]
     fn total(&self) -> f64 {
-        tree_sum(self.w16) + tree_sum(self.w8) + tree_sum(self.w4) + self.w1
+        tree_sum(pair_sum(&self.lo, &self.hi)) + tree_sum(self.w8) + tree_sum(self.w4) + self.w1
     }
+}
+
+/// `lo[j] + hi[j]` for every lane.
+#[inline(always)]
+fn pair_sum(lo: &[f64; 16], hi: &[f64; 16]) -> [f64; 16] {
+    std::array::from_fn(|j| lo[j] + hi[j])
 }
 
 /// Adds `term` of the first `W` elements of `row` (at least that long) to the `W` lanes;
@@ -749,19 +793,13 @@ impl<T: NormFloat> Kernel for Moments<'_, T> {
     #[inline(always)]
     fn run(self) -> (f64, f64) {
         let count = self.shape.per_channel() as f64;
-        let mut sum = Sums::new();
-        for row in self.shape.rows(self.x, self.c) {
-            sum.add_row(row, |v| v.to_f64());
-        }
-        let mean = sum.total() / count;
-        let mut sq = Sums::new();
-        for row in self.shape.rows(self.x, self.c) {
-            sq.add_row(row, |v| {
-                let d = v.to_f64() - mean;
-                d * d
-            });
-        }
-        (mean, sq.total() / count)
+        let sum = Sums::over(self.shape.rows(self.x, self.c), |v| v.to_f64());
+        let mean = sum / count;
+        let sq = Sums::over(self.shape.rows(self.x, self.c), |v| {
+            let d = v.to_f64() - mean;
+            d * d
+        });
+        (mean, sq / count)
     }
 }
 
@@ -776,11 +814,7 @@ impl<T: NormFloat> Kernel for ChannelSum<'_, T> {
     type Output = f64;
     #[inline(always)]
     fn run(self) -> f64 {
-        let mut sum = Sums::new();
-        for row in self.shape.rows(self.x, self.c) {
-            sum.add_row(row, |v| v.to_f64());
-        }
-        sum.total()
+        Sums::over(self.shape.rows(self.x, self.c), |v| v.to_f64())
     }
 }
 
@@ -994,6 +1028,36 @@ mod tests {
         (y, mean, invstd, gi, gw, gb)
     }
 
+    /// The AVX-512 statistics against the generic kernel, compared in `f64` before any
+    /// rounding to `f32` (which hides the order of the additions: sums of `f32` values in `f64`
+    /// are mostly exact), for rows with and without lone pieces of 16.
+    #[test]
+    fn avx512_statistics_add_in_the_generic_order() {
+        if !supported_isas().contains(&Isa::Avx512) {
+            return; // the kernel cannot run on this CPU (and `active_isa` never picks it)
+        }
+        for (n, c, m) in [(7, 3, 16), (5, 2, 48), (3, 2, 64), (3, 5, 80), (2, 2, 37)] {
+            let shape = NormShape::new(n, c, m).unwrap();
+            let x = data(shape.len(), 1);
+            for ch in 0..c {
+                let want = dispatch(
+                    Isa::Scalar,
+                    Moments {
+                        x: &x,
+                        shape,
+                        c: ch,
+                    },
+                );
+                let got = avx512_sums::moments(Isa::Avx512, &x, shape, ch);
+                if m % 16 == 0 {
+                    assert_eq!(got, Some(want), "{n} {c} {m}");
+                } else {
+                    assert!(got.is_none());
+                }
+            }
+        }
+    }
+
     #[test]
     fn matches_naive_statistics() {
         let shape = NormShape::new(3, 2, 21).unwrap();
@@ -1011,7 +1075,18 @@ mod tests {
 
     #[test]
     fn identical_for_every_isa_and_thread_count() {
-        for (n, c, m) in [(2, 3, 37), (5, 4, 1), (40, 8, 4096)] {
+        // Rows of 16, 48 and 80 have a lone piece of 16 (the halves in turn), 64 only pieces
+        // of 32, 37 and 1 narrower pieces (the generic code on every instruction set).
+        let shapes = [
+            (2, 3, 37),
+            (5, 4, 1),
+            (40, 8, 4096),
+            (7, 3, 16),
+            (5, 2, 48),
+            (3, 2, 64),
+            (3, 5, 80),
+        ];
+        for (n, c, m) in shapes {
             let shape = NormShape::new(n, c, m).unwrap();
             for relu in [false, true] {
                 let want = run(Isa::Scalar, shape, relu, 1);
