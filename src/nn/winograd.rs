@@ -477,6 +477,13 @@ pub(crate) fn forward(
                     };
                 }
             }
+            if pixels == plane_out {
+                // The block is the whole plane: the sample's output is channel-major already.
+                // SAFETY: sample n's output planes belong to this task alone.
+                let dst = unsafe { shared.slice(n * cout * plane_out, cout * plane_out) };
+                transpose(&s.out_rows, cout, pixels, cout, dst, pixels);
+                continue;
+            }
             transpose(&s.out_rows, cout, pixels, cout, &mut s.out_planes, pixels);
             for co in 0..cout {
                 // SAFETY: rows o0..o1 of plane (n, co) belong to this task alone.
