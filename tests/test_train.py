@@ -114,3 +114,16 @@ def test_side_by_side_bench_takes_turns_epoch_by_epoch():
     if "torch" in sides:
         assert r["speedup"] == pytest.approx(r["torch_median_s"] / r["fastconv_median_s"])
     assert "taking turns epoch by epoch" in train_bench.format_table([r])
+
+
+def test_side_by_side_bench_reports_a_failed_child(tmp_path):
+    """A training subprocess that dies is reported with the last line of its stderr."""
+    from fastconv._bench import train_bench
+
+    config = {"dataset": "nope", "epochs": 1, "batch_size": None, "threads": 1, "seed": 0}
+    child = train_bench._Side("fastconv", config, "", str(tmp_path), str(tmp_path))
+    try:
+        with pytest.raises(RuntimeError, match="fastconv training subprocess failed: .*nope"):
+            child.wait_ready()
+    finally:
+        child.close()

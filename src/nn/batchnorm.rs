@@ -21,14 +21,17 @@
 //! # Order and threads
 //!
 //! A reduction keeps lanes of partial sums, takes rows in batch order and adds the lanes in
-//! a fixed tree at the end. The forward statistics cut every `(n, c)` row into pieces of 16
-//! elements, then at most one of 8 and one of 4, then single elements, each width with its
-//! own lanes (see `Sums`); the backward sums put element `i` of each row in lane `i % 16`
-//! (`GradSums`). The order depends on nothing but the shape, so results are bitwise identical for every thread
-//! count and for every instruction set (the SIMD builds vectorise the same lane arithmetic;
-//! no multiply-add is fused). Each call is two task lists ([`run_tasks`]): the reductions,
-//! one task per channel, then the element-wise pass, one task per group of rows; above the
-//! helpers' work threshold each list is shared with the (awake) helper threads.
+//! a fixed tree at the end. The forward statistics cut every `(n, c)` row into pieces of 32
+//! elements (two halves of 16 lanes), then at most one of 16 (the low half in even rows, the
+//! high half in odd ones), one of 8 and one of 4, then single elements, each narrower width
+//! with its own lanes (see `Sums`; float32 rows of whole pieces of 16 run the same additions
+//! in AVX-512 intrinsics, `batchnorm_simd.rs`); the backward sums put element `i` of each row
+//! in lane `i % 16` (`GradSums`). The order depends on nothing but the shape, so results are
+//! bitwise identical for every thread count and for every instruction set (the SIMD builds
+//! vectorise the same lane arithmetic; no multiply-add is fused). Each call is two task lists
+//! ([`run_tasks`]): the reductions, one task per channel, then the element-wise pass, one
+//! task per group of rows; above the helpers' work threshold each list is shared with the
+//! (awake) helper threads.
 //!
 //! A fused ReLU is available: the forward pass can write `max(bn(x), 0)`, and the backward
 //! pass can take that output and zero the gradient where it is `<= 0` (torch's

@@ -199,13 +199,16 @@ class _Side:
         self.history: Dict[str, List[float]] = {"epoch_seconds": [], "test_acc": []}
 
     def _reply(self) -> dict:
-        line = self.proc.stdout.readline() if self.proc.stdout else ""
-        if not line:
-            self.proc.wait()
-            with open(self.stderr_path) as fh:
-                tail = (fh.read().strip().splitlines() or ["?"])[-1]
-            raise RuntimeError(f"the {self.side} training subprocess failed: {tail}")
-        return json.loads(line)
+        """The child's next JSON line (other output, such as a library's notice, is skipped)."""
+        while True:
+            line = self.proc.stdout.readline() if self.proc.stdout else ""
+            if not line:
+                self.proc.wait()
+                with open(self.stderr_path) as fh:
+                    tail = (fh.read().strip().splitlines() or ["?"])[-1]
+                raise RuntimeError(f"the {self.side} training subprocess failed: {tail}")
+            if line.startswith("{"):
+                return json.loads(line)
 
     def wait_ready(self) -> None:
         """Block until the child has built its trainer (imports, data, model)."""
