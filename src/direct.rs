@@ -8,13 +8,12 @@
 
 use std::borrow::Cow;
 use std::mem::MaybeUninit;
-use std::sync::Mutex;
 
 use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
 use crate::interrupt::{self, Cancel};
-use crate::parallel::{share_with_helpers, TwoEndedClaims, HELPERS_WORK_THRESHOLD};
+use crate::parallel::{share_with_helpers, SharedMut, TwoEndedClaims, HELPERS_WORK_THRESHOLD};
 use crate::rows::RowPairs;
 use crate::simd::{active_isa, HasRowKernel, Isa, RowKernel};
 
@@ -309,12 +308,10 @@ impl<T: HasRowKernel> Job<'_, T> {
         // Every participant, the calling thread included, takes tiles until none is left (the
         // caller from the front, helpers from the back: see `TwoEndedClaims`); the caller
         // starts at once, and a helper that wakes late finds less (or nothing) to do.
-        let tiles: Vec<Mutex<Option<Tile<'_, T>>>> = tiles(out, row_len)
-            .into_iter()
-            .map(|t| Mutex::new(Some(t)))
-            .collect();
-        let claims = TwoEndedClaims::new(tiles.len())
+        let grid = TileGrid::new(out.len(), row_len);
+        let claims = TwoEndedClaims::new(grid.count)
             .ok_or_else(|| ConvError::Memory("more than 2^32 output tiles".into()))?;
+        let out = SharedMut::new(out);
         let drain = |participant: usize| {
             let mut rows = RowPairs::new(self.plan, self.x, self.w);
             while let Some(items) = claims.claim(participant, 1) {
@@ -322,10 +319,10 @@ impl<T: HasRowKernel> Job<'_, T> {
                     break;
                 }
                 for i in items {
-                    // Each tile is claimed once: its lock is never contended.
-                    let tile = tiles[i].lock().unwrap_or_else(|p| p.into_inner()).take();
-                    let Some(tile) = tile else { continue };
-                    for (r, i0, seg) in tile.rows(row_len) {
+                    let (row, col, start, len) = grid.tile(i);
+                    // SAFETY: tiles are disjoint, and each is claimed once.
+                    let data = unsafe { out.slice(start, len) };
+                    for (r, i0, seg) in (Tile { row, col, data }).rows(row_len) {
                         self.row(&mut rows, r, i0, seg);
                     }
                 }
@@ -378,31 +375,60 @@ impl<'o, T> Tile<'o, T> {
     }
 }
 
-/// Cuts the output into tiles of about [`COL_TILE`] elements: long rows into equal parts (a
-/// multiple of 64 elements, a whole number of SIMD blocks), short rows into groups of rows.
-fn tiles<T>(out: &mut [MaybeUninit<T>], row_len: usize) -> Vec<Tile<'_, T>> {
-    let mut tiles = Vec::new();
-    if row_len >= 2 * COL_TILE {
-        let parts = row_len.div_ceil(COL_TILE);
-        let part = row_len.div_ceil(parts).next_multiple_of(64);
-        for (r, row) in out.chunks_mut(row_len).enumerate() {
-            for (p, data) in row.chunks_mut(part).enumerate() {
-                tiles.push(Tile {
-                    row: r,
-                    col: p * part,
-                    data,
-                });
+/// How the output is cut into tiles of about [`COL_TILE`] elements: long rows into equal
+/// parts (a multiple of 64 elements, a whole number of SIMD blocks), short rows into groups of
+/// rows. Tile `i` is computed from `i`, so a participant claims tiles by index alone.
+struct TileGrid {
+    /// Elements of the output and of one row.
+    len: usize,
+    row_len: usize,
+    /// Elements of a part of a long row (0 when rows are grouped instead).
+    part: usize,
+    /// Parts per long row, or rows per group.
+    per: usize,
+    /// Tiles in all.
+    count: usize,
+}
+
+impl TileGrid {
+    fn new(len: usize, row_len: usize) -> Self {
+        let row_len = row_len.max(1);
+        if row_len >= 2 * COL_TILE {
+            let parts = row_len.div_ceil(COL_TILE);
+            let part = row_len.div_ceil(parts).next_multiple_of(64);
+            let per = row_len.div_ceil(part);
+            let count = len / row_len * per;
+            TileGrid {
+                len,
+                row_len,
+                part,
+                per,
+                count,
+            }
+        } else {
+            let per = (COL_TILE / row_len).max(1);
+            let count = len.div_ceil(per * row_len);
+            TileGrid {
+                len,
+                row_len,
+                part: 0,
+                per,
+                count,
             }
         }
-    } else {
-        let rows_per_tile = (COL_TILE / row_len).max(1);
-        for (t, data) in out.chunks_mut(rows_per_tile * row_len).enumerate() {
-            tiles.push(Tile {
-                row: t * rows_per_tile,
-                col: 0,
-                data,
-            });
+    }
+
+    /// Tile `i`: `(first row, column of its first element, start, length)` in the output.
+    fn tile(&self, i: usize) -> (usize, usize, usize, usize) {
+        if self.part > 0 {
+            let (row, p) = (i / self.per, i % self.per);
+            let col = p * self.part;
+            let len = self.part.min(self.row_len - col);
+            (row, col, row * self.row_len + col, len)
+        } else {
+            let start = i * self.per * self.row_len;
+            let len = (self.per * self.row_len).min(self.len - start);
+            (i * self.per, 0, start, len)
         }
     }
-    tiles
 }

@@ -37,7 +37,7 @@ pub(super) fn moments(isa: Isa, x: &[f32], shape: NormShape, c: usize) -> Option
     None
 }
 
-/// Whether these kernels take `shape` on `isa`.
+/// Whether this kernel takes `shape` on `isa`.
 fn takes(isa: Isa, shape: NormShape) -> bool {
     #[cfg(target_arch = "x86_64")]
     {

@@ -7,6 +7,7 @@
 
 use crate::error::Result;
 use crate::interrupt;
+pub use crate::parallel::SharedMut;
 use crate::parallel::{share_with_helpers, TwoEndedClaims, HELPERS_WORK_THRESHOLD};
 
 /// Claims of tasks each thread makes on average (more claims balance the threads' loads
@@ -67,56 +68,6 @@ where
     };
     share_with_helpers(threads, drain)?;
     cancel.check()
-}
-
-/// A mutable buffer shared by tasks that write disjoint parts of it.
-#[derive(Debug)]
-pub struct SharedMut<T> {
-    ptr: *mut T,
-    len: usize,
-}
-
-// SAFETY: tasks only touch disjoint elements (each user's contract); T itself crosses threads.
-unsafe impl<T: Send> Send for SharedMut<T> {}
-// SAFETY: as above.
-unsafe impl<T: Send> Sync for SharedMut<T> {}
-
-impl<T> SharedMut<T> {
-    /// Shares `buf` for the lifetime of the borrow.
-    pub fn new(buf: &mut [T]) -> Self {
-        SharedMut {
-            ptr: buf.as_mut_ptr(),
-            len: buf.len(),
-        }
-    }
-
-    /// Elements `start..start + len`.
-    ///
-    /// # Safety
-    /// No other live reference may touch these elements, and the buffer must outlive the
-    /// returned slice.
-    #[allow(clippy::mut_from_ref)]
-    pub unsafe fn slice(&self, start: usize, len: usize) -> &mut [T] {
-        assert!(start <= self.len && len <= self.len - start);
-        // SAFETY: in bounds (checked); exclusivity is the caller's contract.
-        unsafe { std::slice::from_raw_parts_mut(self.ptr.add(start), len) }
-    }
-
-    /// The number of elements.
-    pub fn len(&self) -> usize {
-        self.len
-    }
-
-    /// Whether there are no elements.
-    pub fn is_empty(&self) -> bool {
-        self.len == 0
-    }
-
-    /// Address of element `start`, for strided writes.
-    pub fn ptr_at(&self, start: usize) -> *mut T {
-        assert!(start <= self.len);
-        self.ptr.wrapping_add(start)
-    }
 }
 
 /// How a column matrix of `rows` x `positions` is cut: chunks of `rows_per_tile` rows times
