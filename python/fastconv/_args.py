@@ -73,12 +73,6 @@ def check_method(method: object) -> str:
     raise ValueError(f"Acceptable method flags are 'auto', 'direct', or 'fft'; got {method!r}")
 
 
-def is_plain_workers(workers: object) -> bool:
-    """Whether ``workers`` needs no normalisation: None or a positive ``int`` (the calls'
-    Rust fast paths take these as they are)."""
-    return workers is None or (type(workers) is int and workers >= 1)
-
-
 def check_workers(workers: object) -> Optional[int]:
     """Validate ``workers``: None, or a positive integer (SciPy's -1 means all cores)."""
     if workers is None:

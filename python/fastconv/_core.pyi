@@ -33,13 +33,14 @@ def fast_1d(
     mode: Any,
     flip: bool,
     numpy_rules: bool,
-    method: str = "auto",
-    workers: Optional[int] = None,
+    method: Any,
+    workers: Any = None,
 ) -> Optional[npt.NDArray[np.inexact]]:
     """The common 1-D call decided and run in Rust: two non-empty 1-D float or complex arrays
     of one dtype and a mode string give the result of ``method`` ('auto' or 'direct');
-    anything else (other types, shapes or modes, ``workers`` below 1) gives None, and the
-    caller takes its full Python path. ``numpy_rules``: the longer input is the signal."""
+    anything else (other types, shapes, modes or methods, ``workers`` other than None or a
+    positive ``int``) gives None, and the caller takes its full Python path, which validates
+    the arguments. ``numpy_rules``: the longer input is the signal."""
 
 class Convolver:
     """A convolution prepared for one kernel and one signal shape; call it with signals."""

@@ -11,7 +11,7 @@ from typing import Optional, Union
 import numpy as np
 
 from fastconv import _core
-from fastconv._args import check_numpy_mode, check_workers, is_plain_workers
+from fastconv._args import check_numpy_mode, check_workers
 from fastconv._direct import correlate_axes
 from fastconv._dtypes import NUMPY_PATH, peer_dtype
 
@@ -47,10 +47,9 @@ def convolve(a, v, mode: ModeArg = "full", *, workers: Optional[int] = None) -> 
         extended-precision dtypes, which NumPy computes with Python objects or in long
         double and fastconv refuses.
     """
-    if is_plain_workers(workers):
-        fast = _core.fast_1d(a, v, mode, True, True, workers=workers)
-        if fast is not None:
-            return fast
+    fast = _core.fast_1d(a, v, mode, True, True, "auto", workers)
+    if fast is not None:
+        return fast
     workers = check_workers(workers)
     a = np.atleast_1d(np.asarray(a))
     v = np.atleast_1d(np.asarray(v))
@@ -73,10 +72,9 @@ def correlate(a, v, mode: ModeArg = "valid", *, workers: Optional[int] = None) -
     except that the default mode is 'valid' and 0-d inputs are refused (ValueError), as NumPy
     does.
     """
-    if is_plain_workers(workers):
-        fast = _core.fast_1d(a, v, mode, False, True, workers=workers)
-        if fast is not None:
-            return fast
+    fast = _core.fast_1d(a, v, mode, False, True, "auto", workers)
+    if fast is not None:
+        return fast
     workers = check_workers(workers)
     mode = check_numpy_mode(mode)
     a = np.asarray(a)

@@ -20,7 +20,6 @@ from fastconv._args import (
     check_method,
     check_mode,
     check_workers,
-    is_plain_workers,
     normalize_axes,
     valid_swap_check,
 )
@@ -98,6 +97,11 @@ def convolve(
     padding is multiplied: an infinite or NaN kernel tap that falls on it gives NaN (on the
     1-D path, as in NumPy, out-of-range terms are left out).
     """
+    if axes is None:
+        # The common 1-D call, decided and run in Rust; None for anything else.
+        fast = _core.fast_1d(in1, in2, mode, True, False, method, workers)
+        if fast is not None:
+            return fast
     return _correlate_or_convolve(in1, in2, mode, method, axes, workers, flip=True)
 
 
@@ -115,13 +119,17 @@ def correlate(
     ``z[k] = sum_l in1[l + k - K] * conj(in2[l])``: no kernel flip, ``in2`` conjugated.
     Parameters, return value and exceptions as :func:`convolve`.
     """
+    if axes is None:
+        fast = _core.fast_1d(in1, in2, mode, False, False, method, workers)
+        if fast is not None:
+            return fast
     return _correlate_or_convolve(in1, in2, mode, method, axes, workers, flip=False)
 
 
 def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool):
-    fast = _fast_1d(in1, in2, mode, method, axes, workers, flip)
-    if fast is not None:
-        return fast
+    """Everything but the common 1-D call (which the public functions first offer to
+    ``_core.fast_1d``, decided and run in Rust: two non-empty 1-D arrays of one native dtype,
+    default axes, no or a positive int ``workers``, a mode string, on SciPy's NumPy path)."""
     name = "convolve" if flip else "correlate"
     workers = check_workers(workers)
     in1 = as_numeric_array(in1, "in1")
@@ -168,16 +176,6 @@ def _correlate_or_convolve(in1, in2, mode, method, axes, workers, *, flip: bool)
         swap_larger=swap,
         method=_CORE_METHOD[method],
     )
-
-
-def _fast_1d(in1, in2, mode, method, axes, workers, flip: bool):
-    """The common call, decided and run in Rust (``_core.fast_1d``): two non-empty 1-D arrays
-    of one native dtype, default axes, no or a positive int ``workers``, a mode string, on
-    SciPy's NumPy path. Returns None for anything else, which then takes the full argument
-    checks."""
-    if axes is not None or method not in ("auto", "direct") or not is_plain_workers(workers):
-        return None
-    return _core.fast_1d(in1, in2, mode, flip, False, method, workers)
 
 
 # 'fft' runs the cheaper FFT layout (one whole-array transform or overlap-save tiles); 'auto'

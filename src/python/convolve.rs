@@ -4,26 +4,27 @@ use std::mem::MaybeUninit;
 
 use numpy::ndarray::{ArrayViewD, IxDyn};
 use numpy::{
-    Complex32, Complex64, Element as NpElement, PyArrayDescrMethods, PyArrayDyn, PyArrayMethods,
-    PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
+    Complex32, Complex64, Element as NpElement, PyArray1, PyArrayDescrMethods, PyArrayDyn,
+    PyArrayMethods, PyReadonlyArrayDyn, PyUntypedArray, PyUntypedArrayMethods,
 };
 use pyo3::exceptions::{PyTypeError, PyValueError};
 use pyo3::prelude::*;
 
 use crate::python::threads::threads_for;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyStringMethods, PyTuple};
+use pyo3::types::{PyDict, PyInt, PyString, PyStringMethods, PyTuple};
 
 use crate::method::{choose, estimate, Costs, Kind};
 
-use crate::direct::{ArrayRef, Orientation, Plan};
+use crate::direct::{correlate_1d_serial, ArrayRef, Orientation, Plan};
 use crate::dispatch::{correlate_with, resolve, Computable, Request};
 use crate::error::ConvError;
 use crate::geometry::{checked_size, AxisGeometry, Mode};
+use crate::method::Method;
 use crate::parallel::resolve_workers;
 use crate::python::interrupt::{detach_interruptible, INTERRUPTIBLE_WORK};
 use crate::python::layout::c_order;
-use crate::simd::{active_isa, Isa};
+use crate::simd::{active_isa, HasRowKernel, Isa};
 
 /// Correlates `in1` with `in2` along their trailing axes (convolves when `flip`).
 ///
@@ -198,10 +199,10 @@ fn costs_dict<'py>(py: Python<'py>, costs: &Costs) -> PyResult<Bound<'py, PyDict
 /// else (the caller then takes its full Python path). `numpy_rules`: the longer input plays
 /// the signal (NumPy); otherwise SciPy's rules ('same' keeps `in1`'s length). Correlation
 /// conjugates `in2` for complex input. Runs `method` ("auto" or "direct") on `workers`
-/// threads (the default count when `None`; any other value below 1 takes the Python path,
-/// which raises).
+/// threads (the default count when `None`). Any other method, and `workers` other than None
+/// or a positive `int`, takes the Python path, which validates them.
 #[pyfunction]
-#[pyo3(signature = (in1, in2, mode, flip, numpy_rules, method="auto", workers=None))]
+#[pyo3(signature = (in1, in2, mode, flip, numpy_rules, method, workers=None))]
 #[allow(clippy::too_many_arguments)]
 pub fn fast_1d<'py>(
     py: Python<'py>,
@@ -210,15 +211,26 @@ pub fn fast_1d<'py>(
     mode: &Bound<'py, PyAny>,
     flip: bool,
     numpy_rules: bool,
-    method: &str,
-    workers: Option<isize>,
+    method: &Bound<'py, PyAny>,
+    workers: Option<&Bound<'py, PyAny>>,
 ) -> PyResult<Option<Bound<'py, PyAny>>> {
-    let threads = match workers {
-        None => resolve_workers(None)?,
-        Some(w) if w >= 1 => w as usize,
-        Some(_) => return Ok(None),
+    // Anything but None or a plain positive int (a bool, a float, -1) takes the Python path,
+    // which validates it.
+    let threads = if let Some(workers) = workers {
+        if !workers.is_exact_instance_of::<PyInt>() {
+            return Ok(None);
+        }
+        match workers.extract::<isize>() {
+            Ok(w) if w >= 1 => w as usize,
+            _ => return Ok(None),
+        }
+    } else {
+        resolve_workers(None)?
     };
-    let request = match method {
+    let Ok(method) = method.cast::<PyString>() else {
+        return Ok(None);
+    };
+    let request = match &*method.to_cow()? {
         "auto" => Request::Auto,
         "direct" => Request::Exactly(crate::method::Method::Direct),
         _ => return Ok(None),
@@ -226,7 +238,7 @@ pub fn fast_1d<'py>(
     let (Ok(a), Ok(b)) = (in1.cast::<PyUntypedArray>(), in2.cast::<PyUntypedArray>()) else {
         return Ok(None);
     };
-    let Ok(mode) = mode.cast::<pyo3::types::PyString>() else {
+    let Ok(mode) = mode.cast::<PyString>() else {
         return Ok(None);
     };
     let Ok(mode) = Mode::parse(&mode.to_cow()?) else {
@@ -261,17 +273,18 @@ pub fn fast_1d<'py>(
     };
     macro_rules! typed {
         ($t:ty, $complex:expr) => {{
+            let orient = Orientation {
+                flip,
+                conj: $complex && !flip,
+            };
+            if let Some(out) = small_1d::<$t>(py, x, w, orient, &call) {
+                return Ok(Some(out));
+            }
             let (x, w) = (
                 x.extract::<PyReadonlyArrayDyn<'py, $t>>()?,
                 w.extract::<PyReadonlyArrayDyn<'py, $t>>()?,
             );
-            let call = Call {
-                orient: Orientation {
-                    flip,
-                    conj: $complex && !flip,
-                },
-                ..call
-            };
+            let call = Call { orient, ..call };
             call.run::<$t>(py, x.as_array(), w.as_array()).map(Some)
         }};
     }
@@ -282,6 +295,56 @@ pub fn fast_1d<'py>(
         b'F' => typed!(Complex32, true),
         _ => Ok(None),
     }
+}
+
+/// A small 1-D call (fewer multiply-adds than [`GIL_RELEASE_WORK`], so it keeps the GIL) on
+/// aligned contiguous inputs, run direct on the calling thread without the general path's
+/// NumPy borrow registration, array views and plan ([`correlate_1d_serial`]): 1e4 * 3
+/// float64 XXX. `None` when the call does not qualify (or its geometry is refused: the
+/// general path then raises the error); `call.request` must be direct or "auto".
+fn small_1d<'py, T>(
+    py: Python<'py>,
+    x: &Bound<'py, PyAny>,
+    w: &Bound<'py, PyAny>,
+    orient: Orientation,
+    call: &Call,
+) -> Option<Bound<'py, PyAny>>
+where
+    T: Computable + NpElement + HasRowKernel,
+{
+    let (x, w) = (x.cast::<PyArray1<T>>().ok()?, w.cast::<PyArray1<T>>().ok()?);
+    let g = AxisGeometry::new(x.len(), w.len(), call.mode).ok()?;
+    if g.m.saturating_mul(g.k.min(g.n)) >= GIL_RELEASE_WORK {
+        return None;
+    }
+    let aligned = |a: &Bound<'py, PyArray1<T>>| a.is_contiguous() && a.data().is_aligned();
+    if !aligned(x) || !aligned(w) {
+        return None;
+    }
+    // SAFETY: both are contiguous and aligned (checked); no borrow is registered, but the GIL
+    // is held from here until the output is returned, so no Python code (in this thread or
+    // another) can write to them meanwhile. Native code that writes to an array without the
+    // GIL could, but NumPy's own C code (a ufunc with `out=`) does that without registering a
+    // borrow either, so registering one would not stop it.
+    let (xs, ws) = unsafe { (x.as_slice().ok()?, w.as_slice().ok()?) };
+    if let Request::Auto = call.request {
+        let plan = Plan::new(&[g.n], &[g.k], 0, call.mode).ok()?;
+        if resolve(&call.request, &plan, xs, ws, call.isa, call.threads) != Method::Direct {
+            return None;
+        }
+    }
+    // SAFETY: written in full by `correlate_1d_serial` before Python sees it; an allocation
+    // below GIL_RELEASE_WORK elements does not fail in a working process.
+    let out = unsafe { PyArray1::<T>::new(py, g.m, false) };
+    {
+        // SAFETY: the array is new: nothing else refers to it.
+        let slice = unsafe { out.as_slice_mut() }.ok()?;
+        // SAFETY: `MaybeUninit<T>` has the layout of `T`; the kernel only writes to it.
+        let slice: &mut [MaybeUninit<T>] =
+            unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast(), slice.len()) };
+        correlate_1d_serial(call.isa, xs, ws, call.mode, orient, slice).ok()?;
+    }
+    Some(out.into_any())
 }
 
 /// The transform length fastconv uses for at least `n` points: the smallest 7-smooth length
