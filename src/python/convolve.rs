@@ -299,9 +299,11 @@ pub fn fast_1d<'py>(
 
 /// A small 1-D call (fewer multiply-adds than [`GIL_RELEASE_WORK`], so it keeps the GIL) on
 /// aligned contiguous inputs, run direct on the calling thread without the general path's
-/// NumPy borrow registration, array views and plan ([`correlate_1d_serial`]): 1e4 * 3
-/// float64 XXX. `None` when the call does not qualify (or its geometry is refused: the
-/// general path then raises the error); `call.request` must be direct or "auto".
+/// NumPy borrow registration, array views and plan ([`correlate_1d_serial`]). The fixed
+/// cost of a call fell from about 0.95 to 0.37 us (16 samples * 3 taps, float64); 1e4 * 3
+/// float64 from 2.9 to 2.3 us. `None` when the call does not qualify (or its geometry is
+/// refused: the general path then raises the error); `call.request` must be direct or
+/// "auto".
 fn small_1d<'py, T>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
