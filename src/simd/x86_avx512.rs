@@ -139,7 +139,8 @@ short_kernel_loop!(
 /// Lanes `J..J + 8` of the 16 lanes `lo, hi` (`_mm512_alignr_epi64(hi, lo, J)`), as one
 /// `valignq`. Through the intrinsic, LLVM rewrote the shift as a two-source permute
 /// (`vpermt2pd`, plus a register copy, since it overwrites an input), which made the
-/// short-kernel loop about 25% slower on Zen 4 (1e4 * 3 float64: 1.8 against 1.4 us).
+/// short-kernel loop 4-14% slower on Zen 4 (1e4 * 3 float64, the two builds alternating in
+/// one process: 1.98 against 1.89 us, 1.80 against 1.55 us).
 ///
 /// # Safety
 /// Needs AVX-512F.
