@@ -274,15 +274,7 @@ pub fn correlate_1d_serial<T: HasRowKernel>(
             heap.resize(w.len(), T::ZERO);
             &mut heap[..]
         };
-        let oriented = buf.iter_mut();
-        if orient.flip {
-            oriented.zip(w.iter().rev()).for_each(|(t, &v)| *t = v);
-        } else {
-            oriented.zip(w).for_each(|(t, &v)| *t = v);
-        }
-        if orient.conj {
-            buf.iter_mut().for_each(|v| *v = v.conj());
-        }
+        orient_block(w, orient, buf);
         buf
     } else {
         w
@@ -311,19 +303,27 @@ pub fn orient_kernel<'a, T: Element>(
         return Cow::Borrowed(w.data);
     }
     let conv: usize = w.shape[batch_ndim..].iter().product();
-    let mut out: Vec<T> = Vec::with_capacity(w.data.len());
-    for block in w.data.chunks(conv.max(1)) {
-        if o.flip {
-            // Reversing a C-order block reverses every one of its axes at once.
-            out.extend(block.iter().rev());
-        } else {
-            out.extend_from_slice(block);
-        }
-    }
-    if o.conj {
-        out.iter_mut().for_each(|v| *v = v.conj());
+    let mut out = vec![T::ZERO; w.data.len()];
+    for (block, dst) in w.data.chunks(conv.max(1)).zip(out.chunks_mut(conv.max(1))) {
+        orient_block(block, o, dst);
     }
     Cow::Owned(out)
+}
+
+/// Writes one kernel block (the convolved axes of one batch entry, C order) into `dst` as the
+/// row kernels use it: reversed when `o.flip` (reversing a C-order block reverses every one
+/// of its axes at once), then conjugated when `o.conj`.
+fn orient_block<T: Element>(block: &[T], o: Orientation, dst: &mut [T]) {
+    if o.flip {
+        dst.iter_mut()
+            .zip(block.iter().rev())
+            .for_each(|(d, &v)| *d = v);
+    } else {
+        dst.copy_from_slice(block);
+    }
+    if o.conj {
+        dst.iter_mut().for_each(|v| *v = v.conj());
+    }
 }
 
 /// Everything a tile needs, shared by all threads.

@@ -232,7 +232,7 @@ pub fn fast_1d<'py>(
     };
     let request = match &*method.to_cow()? {
         "auto" => Request::Auto,
-        "direct" => Request::Exactly(crate::method::Method::Direct),
+        "direct" => Request::Exactly(Method::Direct),
         _ => return Ok(None),
     };
     let (Ok(a), Ok(b)) = (in1.cast::<PyUntypedArray>(), in2.cast::<PyUntypedArray>()) else {
@@ -341,9 +341,8 @@ where
     {
         // SAFETY: the array is new: nothing else refers to it.
         let slice = unsafe { out.as_slice_mut() }.ok()?;
-        // SAFETY: `MaybeUninit<T>` has the layout of `T`; the kernel only writes to it.
-        let slice: &mut [MaybeUninit<T>] =
-            unsafe { std::slice::from_raw_parts_mut(slice.as_mut_ptr().cast(), slice.len()) };
+        // SAFETY: the kernel only writes values to it.
+        let slice = unsafe { write_only(slice) };
         correlate_1d_serial(call.isa, xs, ws, call.mode, orient, slice).ok()?;
     }
     Some(out.into_any())
@@ -367,6 +366,17 @@ pub fn fft_len(n: usize, real: bool) -> usize {
 pub fn axis_geometry(n: usize, k: usize, mode: &str) -> PyResult<(isize, usize)> {
     let g = AxisGeometry::new(n, k, Mode::parse(mode)?)?;
     Ok((g.start, g.m))
+}
+
+/// A fresh output array's elements as the kernels take them: possibly uninitialised, to be
+/// written.
+///
+/// # Safety
+/// Nothing may store an uninitialised value through the returned slice (`MaybeUninit<T>` has
+/// `T`'s layout, but `T`'s elements must stay initialised).
+unsafe fn write_only<T>(out: &mut [T]) -> &mut [MaybeUninit<T>] {
+    // SAFETY: same layout; the contract above keeps every element initialised.
+    unsafe { std::slice::from_raw_parts_mut(out.as_mut_ptr().cast(), out.len()) }
 }
 
 /// The plain-Rust arguments of one call.
@@ -417,10 +427,8 @@ impl Call {
             let out_slice = out_rw
                 .as_slice_mut()
                 .map_err(|e| PyValueError::new_err(e.to_string()))?;
-            // SAFETY: `MaybeUninit<T>` has the layout of `T`; the kernels only write to it.
-            let out_slice: &mut [MaybeUninit<T>] = unsafe {
-                std::slice::from_raw_parts_mut(out_slice.as_mut_ptr().cast(), out_slice.len())
-            };
+            // SAFETY: the kernels only write values to it.
+            let out_slice = unsafe { write_only(out_slice) };
             self.compute(py, &plan, a, b, out_slice)?;
         }
         Ok(out.into_any())
