@@ -277,6 +277,64 @@ fn results_do_not_depend_on_thread_count() {
 }
 
 #[test]
+fn the_small_path_split_in_halves_is_bitwise_the_driver() {
+    use crate::direct::{correlate_1d_small, SPLIT_WORK};
+    let mut rng = Rng(4242);
+    let conv = Orientation {
+        flip: true,
+        conj: false,
+    };
+    // Lengths just below and above the split, odd ones, and kernels longer than the input.
+    for (n, k) in [
+        (5_000, 3),
+        (5_462, 3),
+        (10_001, 3),
+        (9_999, 7),
+        (2_000, 11),
+        (7, 40),
+    ] {
+        let x: Vec<f64> = (0..n).map(|_| (rng.next() % 1000) as f64 / 7.0).collect();
+        let w: Vec<f64> = (0..k).map(|_| (rng.next() % 1000) as f64 / 13.0).collect();
+        for (isa, mode) in supported_isas()
+            .into_iter()
+            .flat_map(|isa| [Mode::Full, Mode::Same, Mode::Valid].map(|mode| (isa, mode)))
+        {
+            let (whole, shape) = crate::direct::correlate_on(
+                isa,
+                ArrayRef {
+                    data: &x,
+                    shape: &[n],
+                },
+                ArrayRef {
+                    data: &w,
+                    shape: &[k],
+                },
+                0,
+                mode,
+                conv,
+                1,
+            )
+            .unwrap();
+            for threads in [1, 2, 3] {
+                // Twice: the first call may find no helper spinning, the second one one.
+                for _ in 0..2 {
+                    let mut out = vec![MaybeUninit::<f64>::uninit(); shape[0]];
+                    correlate_1d_small(isa, &x, &w, mode, conv, threads, &mut out).unwrap();
+                    let out = init(out);
+                    assert_eq!(out, whole, "n={n} k={k} {isa:?} {mode:?} threads={threads}");
+                }
+            }
+        }
+        let split = n * k.min(n) * 8 >= SPLIT_WORK;
+        assert_eq!(
+            split,
+            n >= 5_462 || (n, k) == (2_000, 11),
+            "the cases straddle the split"
+        );
+    }
+}
+
+#[test]
 fn batch_axes_broadcast() {
     // x: batch (2, 1), w: batch (1, 3); conv axis lengths 4 and 2.
     let x: Vec<f64> = (0..8).map(f64::from).collect();

@@ -10,6 +10,7 @@ pub mod element;
 pub mod error;
 pub mod fft;
 pub mod geometry;
+pub mod handoff;
 pub mod interrupt;
 pub mod method;
 pub mod nn;

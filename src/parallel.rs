@@ -17,6 +17,7 @@ use std::time::{Duration, Instant};
 use rayon::{ThreadPool, ThreadPoolBuilder};
 
 use crate::error::{ConvError, Result};
+use crate::handoff::HANDOFF;
 
 /// Below this much work (multiply-adds times element bytes) a call runs on the calling thread
 /// alone. A call that uses the pool waits, at its end, for the helper thread to have woken up
@@ -50,6 +51,7 @@ static FORK_GENERATION: AtomicUsize = AtomicUsize::new(0);
 #[cfg(unix)]
 extern "C" fn count_fork_in_child() {
     FORK_GENERATION.fetch_add(1, Ordering::Relaxed);
+    HANDOFF.reset_after_fork();
 }
 
 fn cache() -> &'static Mutex<PoolCache> {
@@ -400,27 +402,60 @@ impl TwoEndedClaims {
     }
 }
 
+/// Starts the helpers of a `threads`-thread call spinning (see [`keep_warm`]), so that the
+/// next call finds them awake: for callers that share their work through [`HANDOFF`] and
+/// found no helper spinning. Does nothing while an earlier call's spin jobs have not
+/// started yet.
+///
+/// # Errors
+/// [`ConvError::Value`] if the pool's threads cannot be started.
+pub fn warm_helpers(threads: usize) -> Result<()> {
+    if threads <= 1 || !HANDOFF.begin_warm_up() {
+        return Ok(());
+    }
+    match helper_pool(threads) {
+        Ok(helpers) => {
+            keep_warm(&helpers);
+            Ok(())
+        }
+        Err(e) => {
+            HANDOFF.warm_up_failed();
+            Err(e)
+        }
+    }
+}
+
 /// Gives each of `pool`'s threads a job that spins, running the pool's new jobs as they come
-/// (`rayon::yield_now`), until none has come for [`WARM_SPIN`]. A call made meanwhile finds its
-/// helpers awake; a spin job that a spinning thread picks up returns at once.
+/// (`rayon::yield_now`) and the jobs posted to [`HANDOFF`], until none has come for
+/// [`WARM_SPIN`]. A call made meanwhile finds its helpers awake; a spin job that a spinning
+/// thread picks up returns at once.
 fn keep_warm(pool: &ThreadPool) {
     for _ in 0..pool.current_num_threads() {
         pool.spawn(|| {
             if SPINNING.with(|s| s.replace(true)) {
                 return;
             }
+            let spinning = HANDOFF.spinning();
             let mut last_job = Instant::now();
             loop {
-                if let Some(rayon::Yield::Executed) = rayon::yield_now() {
+                if HANDOFF.run_posted() {
+                    last_job = Instant::now();
+                } else if let Some(rayon::Yield::Executed) = rayon::yield_now() {
                     last_job = Instant::now();
                 } else if last_job.elapsed() > WARM_SPIN {
                     break;
                 } else {
+                    // A posted job cuts the pause short: a hand-off waited 0.53 us for its
+                    // helper after 32 uninterrupted pauses, 0.2 us with this check.
                     for _ in 0..32 {
+                        if HANDOFF.job_posted() {
+                            break;
+                        }
                         std::hint::spin_loop();
                     }
                 }
             }
+            drop(spinning);
             SPINNING.with(|s| s.set(false));
         });
     }

@@ -1,7 +1,8 @@
 """The small 1-D path (``_core.fast_1d`` runs calls with fewer than 2^16 multiply-adds on
 the calling thread, straight on the inputs' buffers, without the general path's plan and
-views) gives bitwise the general path's result, and the general path takes over where the
-small one does not apply.
+views; from 2^17 units of work on more than one thread, in two halves, the second on a
+spinning helper thread) gives bitwise the general path's result, on any thread count, and
+the general path takes over where the small one does not apply.
 
 The general path is ``_core.correlate`` (the N-D driver) with the same orientation; both run
 the same row kernel, so the outputs must be identical, not merely close. Values against the
@@ -66,6 +67,53 @@ def test_both_sides_of_the_work_bound(n, dtype):
     np.testing.assert_array_equal(fs.convolve(x, h, method="direct"), general)
     np.testing.assert_array_equal(fnp.convolve(x, h), general)
     np.testing.assert_array_equal(fs.convolve(x, h, workers=2), general)
+
+
+#: The small path's split between the calling thread and a spinning helper (output length
+#: times min(n, k) times the element's bytes); the Rust constant SPLIT_WORK.
+SPLIT_WORK = 1 << 17
+
+
+@given(
+    n=st.integers(1, SMALL_WORK // 3),
+    k=st.integers(1, 40),
+    dtype=st.sampled_from(DTYPES),
+    mode=st.sampled_from(["full", "same", "valid"]),
+    flip=st.booleans(),
+    workers=st.integers(2, 4),
+    seed=st.integers(0, 2**32 - 1),
+)
+def test_small_calls_on_more_threads_equal_one_thread_bitwise(
+    n, k, dtype, mode, flip, workers, seed
+):
+    # From SPLIT_WORK up (a third of the lengths here) the row is computed in two halves, the
+    # second by a spinning helper when one is awake; the first call of a run finds none and
+    # wakes them, so every call is made three times.
+    rng = np.random.default_rng(seed)
+    x, h = _values(rng, n, dtype), _values(rng, k, dtype)
+    if k > n:
+        x, h = h, x
+    if len(x) * min(len(h), len(x)) >= SMALL_WORK:
+        return  # the general path's call (covered by test_threads.py)
+    fn = fs.convolve if flip else fs.correlate
+    one = fn(x, h, mode=mode, method="direct", workers=1)
+    for _ in range(3):
+        np.testing.assert_array_equal(fn(x, h, mode=mode, method="direct", workers=workers), one)
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_both_sides_of_the_split(dtype):
+    itemsize = np.dtype(dtype).itemsize
+    first_split = -(-SPLIT_WORK // (3 * itemsize)) - 2  # n + 2 outputs of 3 terms
+    for n in (first_split - 1, first_split, first_split + 63, 2 * first_split + 1):
+        if (n + 2) * 3 >= SMALL_WORK:
+            continue
+        rng = np.random.default_rng(n)
+        x, h = _values(rng, n, dtype), _values(rng, 3, dtype)
+        general = _core.correlate(x, h, "full", flip=True, method="direct")
+        for _ in range(3):
+            np.testing.assert_array_equal(fs.convolve(x, h, method="direct", workers=2), general)
+            np.testing.assert_array_equal(fnp.convolve(x, h), general)
 
 
 def test_auto_runs_direct_when_an_input_is_not_finite():
