@@ -249,9 +249,9 @@ const STACK_TAPS: usize = 64;
 /// made a small call's fixed cost 0.95 us instead of 0.37). The same row kernel over the same
 /// single row: bitwise the driver's result.
 ///
-/// With `threads` > 1 and at least [`SPLIT_WORK`], the calling thread shares the row with a
-/// helper that is already spinning, in two halves ([`HANDOFF`]; none
-/// spinning: it computes both, and starts the helpers spinning for the next call). Each
+/// With `threads` > 1 and at least [`SPLIT_WORK`], the row is computed in two halves, the
+/// second by a helper thread that is already spinning ([`HANDOFF`]; with none spinning, the
+/// calling thread computes both, and starts the helpers spinning for the next call). Each
 /// output is computed alone, so the split does not change a bit.
 ///
 /// `out` may be uninitialised: on `Ok` every element has been written.
@@ -290,32 +290,25 @@ pub fn correlate_1d_small<T: HasRowKernel>(
     };
     let kernel = T::row_kernel(isa);
     let work = g.m.saturating_mul(g.k.min(g.n));
-    let claims = TwoEndedClaims::new(2);
-    let split = threads > 1 && work.saturating_mul(size_of::<T>()) >= SPLIT_WORK;
-    let (Some(claims), true) = (claims, split) else {
+    if threads <= 1 || work.saturating_mul(size_of::<T>()) < SPLIT_WORK {
         kernel(&[(x, taps)], &g, 0, out);
         return Ok(());
-    };
-    // Two halves, claimed from both ends: each participant's is the same from call to call
-    // (its output lines stay in its core's cache), and a helper that comes late finds its
-    // half taken. More, smaller pieces cost more in claims (the counter's cache line moves
-    // between the cores at each one) than they gained in balance: 1e4 * 3 float64 on 2
-    // threads, 1.22 us in halves against 1.7 us in pieces of 1024 outputs (1.8 us on one).
+    }
+    // Two halves: each participant's is the same from call to call (its output lines stay
+    // in its core's cache). More, smaller pieces claimed one by one cost more (the claims'
+    // cache line moves between the cores at each one) than they gained in balance: 1e4 * 3
+    // float64 on 2 threads, 1.22 us in halves against 1.7 us in pieces of 1024 outputs
+    // (1.8 us on one thread).
     let half = (g.m / 2).next_multiple_of(HALF_ALIGN).min(g.m);
     let shared = SharedMut::new(out);
-    let drain = |participant: usize| {
-        while let Some(items) = claims.claim(participant, 1) {
-            let (start, end) = if items.start == 0 {
-                (0, half)
-            } else {
-                (half, g.m)
-            };
-            // SAFETY: the halves are disjoint, and each is claimed once.
-            let seg = unsafe { shared.slice(start, end - start) };
-            kernel(&[(x, taps)], &g, start, seg);
-        }
+    // SAFETY (both halves): disjoint parts of `out`, and `share` runs each exactly once.
+    let first = || kernel(&[(x, taps)], &g, 0, unsafe { shared.slice(0, half) });
+    let second = || {
+        kernel(&[(x, taps)], &g, half, unsafe {
+            shared.slice(half, g.m - half)
+        })
     };
-    if !HANDOFF.share(&drain) {
+    if !HANDOFF.share(first, &second) {
         // The result is complete; a pool that cannot start only means no helper next time.
         let _ = warm_helpers(threads);
     }

@@ -2,174 +2,154 @@
 //! microseconds that the pool's scheduling cannot split: a job spawned into the rayon pool
 //! starts about 1.4 us after the call on the 2-vCPU development VM, even with its helper
 //! awake and spinning (measured: a 1 us caller share, 2,000 calls), while a spinning helper
-//! that polls one shared slot sees a posted job 0.2 us after it is posted.
+//! that polls one shared word sees a posted job 0.2 us after it is posted.
 //!
-//! The slot holds one reference to a job (an `Arc`). A helper takes it by swapping the slot
-//! back to null, which makes it the job's only taker, and then moves the job from PENDING to
-//! RUNNING before it calls the caller's `drain`. The caller, done with its own share, either
-//! retracts the job (the slot still holds it), cancels it (PENDING to CANCELLED: the taker
-//! has not started, and never calls `drain`), or waits for the RUNNING taker to finish. So
-//! the borrowed `drain` is called only while its caller waits, and a taker that stalls
-//! between the swap and its start (a descheduled vCPU) costs the caller nothing.
+//! The job lives in the hand-off itself, on one cache line with its state word, so that each
+//! step of the protocol moves that one line between the cores and nothing else (each move
+//! costs 0.1-0.2 us on the VM, as much as a tenth of the work shared):
+//! - the caller claims the hand-off (FREE to CLAIMED), writes its job, and posts it (POSTED);
+//! - a helper takes it (POSTED to RUNNING), runs it, and marks it DONE;
+//! - the caller, done with its own part, either takes the job back (POSTED to CLAIMED: no
+//!   helper started it, and none ever will) and runs it itself, or waits for DONE; then it
+//!   frees the hand-off (FREE).
+//!
+//! So the borrowed job runs exactly once, and only while its caller waits for it.
 
 use std::cell::UnsafeCell;
-use std::sync::atomic::{AtomicBool, AtomicPtr, AtomicU8, AtomicUsize, Ordering};
-use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, AtomicU32, AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
 /// The process's hand-off, polled by the helpers that spin in [`crate::parallel`]'s warm loop.
 pub static HANDOFF: Handoff = Handoff::new();
 
-/// A slot for one posted job and the count of the helpers that poll it.
+/// No job: a caller may claim the hand-off.
+const FREE: u32 = 0;
+/// A caller owns the hand-off (writing its job, or running it itself).
+const CLAIMED: u32 = 1;
+/// A job waits for a helper.
+const POSTED: u32 = 2;
+/// A helper runs the job.
+const RUNNING: u32 = 3;
+/// The helper's run has returned (or panicked: the payload is in `panic`).
+const DONE: u32 = 4;
+
+/// The job's code, lifetime erased.
+type ErasedJob = *const (dyn Fn() + Sync + 'static);
+
+/// One slot for a posted job, and the count of the helpers that poll it; on a cache line of
+/// its own.
 #[derive(Debug)]
+#[repr(align(128))]
 pub struct Handoff {
-    /// The posted job (a reference made by `Arc::into_raw`), or null. First, so that the
-    /// alignment below gives it a cache line of its own with the two counters: helpers poll
-    /// it, and only posting and taking write it.
-    slot: AtomicPtr<Posted>,
+    /// FREE, CLAIMED, POSTED, RUNNING or DONE.
+    state: AtomicU32,
     /// Helper threads now spinning on this hand-off (see [`Spinning`]).
     spinners: AtomicUsize,
     /// Whether spin jobs have been sent to a pool and none has started spinning yet, so that
     /// calls made meanwhile do not queue more (a spawn into rayon's pool can cost a futex
     /// wake-up of a sleeping thread). Cleared when a helper starts or stops spinning.
     warming: AtomicBool,
-    _pad: CacheLinePad,
-}
-
-/// Keeps the next static off the hand-off's cache line.
-#[derive(Debug)]
-#[repr(align(128))]
-struct CacheLinePad;
-
-/// The job has not started.
-const PENDING: u8 = 0;
-/// The taker calls `drain`: the caller waits for it.
-const RUNNING: u8 = 1;
-/// The caller finished first: the taker must not call `drain`.
-const CANCELLED: u8 = 2;
-/// The taker's call has returned (or panicked, the payload in `panic`).
-const DONE: u8 = 3;
-
-/// A job in the slot: participant 1's call of a caller's `drain`, and how it ended.
-struct Posted {
-    /// The caller's `drain`, lifetime erased: called only while RUNNING.
-    drain: *const (dyn Fn(usize) + Sync + 'static),
-    /// PENDING, RUNNING, CANCELLED or DONE.
-    state: AtomicU8,
-    /// The taker's panic, written before DONE and read by the caller after it.
+    /// The posted job: written by its caller while CLAIMED, read by the helper that moved it
+    /// to RUNNING.
+    job: UnsafeCell<Option<ErasedJob>>,
+    /// The helper's panic: written before DONE, taken by the caller after it.
     panic: UnsafeCell<Option<Box<dyn std::any::Any + Send>>>,
 }
 
-// SAFETY: `drain` points at a `Sync` closure, which any thread may call; the protocol above
-// says when (only while RUNNING, with its caller waiting). `panic` is written by the taker
-// before DONE (release) and read by the caller only after it has seen DONE (acquire) or has
-// retracted or cancelled the job, so no two threads touch it at once.
-unsafe impl Send for Posted {}
-// SAFETY: as for `Send`.
-unsafe impl Sync for Posted {}
+// SAFETY: `job` and `panic` are each accessed by one thread at a time, as the state word
+// orders them: `job` is written by the caller that moved the state from FREE to CLAIMED,
+// published by its release store of POSTED, and read by the helper whose acquire CAS moved
+// it to RUNNING; `panic` is written by that helper before its release store of DONE, and read
+// by the caller after its acquire load of DONE. The job itself is `Sync`, so it may be called
+// from the helper's thread.
+unsafe impl Sync for Handoff {}
 
-/// How long the caller spins for a running taker to finish before it yields its core between
-/// checks.
+/// How long the caller spins for a running helper to finish before it yields its core
+/// between checks.
 const DONE_SPIN: Duration = Duration::from_micros(200);
 
 impl Handoff {
-    /// An empty slot with no spinners.
+    /// A free hand-off with no spinners.
     pub const fn new() -> Self {
         Handoff {
-            slot: AtomicPtr::new(std::ptr::null_mut()),
+            state: AtomicU32::new(FREE),
             spinners: AtomicUsize::new(0),
             warming: AtomicBool::new(false),
-            _pad: CacheLinePad,
+            job: UnsafeCell::new(None),
+            panic: UnsafeCell::new(None),
         }
     }
 
-    /// Runs `drain(0)` on the calling thread and, when a helper is spinning on this hand-off
-    /// (and the slot is free), `drain(1)` on that helper at the same time; returns once every
-    /// call that started has returned. `drain` shares its work between the participants
-    /// (such as [`crate::parallel::TwoEndedClaims`]) and must leave none behind for
-    /// participant 1, whose call may never happen. A panic in the helper's call is raised
-    /// again here.
+    /// Runs `mine` on the calling thread and `theirs` once: on a helper that is spinning on
+    /// this hand-off, at the same time as `mine`, or else on the calling thread after `mine`.
+    /// Returns when both have returned. A panic of `theirs` on the helper is raised again
+    /// here.
     ///
-    /// Returns whether a helper was spinning when the call was made: when none was,
-    /// `drain(1)` did not run, and the caller may want to start some
-    /// ([`crate::parallel::warm_helpers`]) for its next call.
-    pub fn share(&self, drain: &(dyn Fn(usize) + Sync)) -> bool {
-        if self.spinners.load(Ordering::Relaxed) == 0 {
-            drain(0);
-            return false;
+    /// Returns whether a helper was spinning when the call was made: when none was, the
+    /// caller may want to start some ([`crate::parallel::warm_helpers`]) for its next call.
+    pub fn share(&self, mine: impl FnOnce(), theirs: &(dyn Fn() + Sync)) -> bool {
+        let spinning = self.spinners.load(Ordering::Relaxed) != 0;
+        let claimed = spinning
+            && self
+                .state
+                .compare_exchange(FREE, CLAIMED, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        if !claimed {
+            // No helper, or another call's job holds the hand-off.
+            mine();
+            theirs();
+            return spinning;
         }
-        // SAFETY: only the lifetime changes; the pointer is called only while the job is
-        // RUNNING, and this function does not return (or unwind: `Settle`) while it is.
+        // SAFETY: only the lifetime changes; the job is called only while RUNNING, and this
+        // function does not return (or unwind: `Settle`) while it is.
         let erased = unsafe {
-            std::mem::transmute::<
-                *const (dyn Fn(usize) + Sync + '_),
-                *const (dyn Fn(usize) + Sync + 'static),
-            >(drain as *const _)
+            std::mem::transmute::<*const (dyn Fn() + Sync + '_), ErasedJob>(theirs as *const _)
         };
-        let job = Arc::new(Posted {
-            drain: erased,
-            state: AtomicU8::new(PENDING),
-            panic: UnsafeCell::new(None),
-        });
-        let in_slot = Arc::into_raw(Arc::clone(&job)).cast_mut();
-        let posted = self
-            .slot
-            .compare_exchange(
-                std::ptr::null_mut(),
-                in_slot,
-                Ordering::Release,
-                Ordering::Relaxed,
-            )
-            .is_ok();
-        if !posted {
-            // SAFETY: the reference made for the slot above, which did not take it.
-            drop(unsafe { Arc::from_raw(in_slot) });
-            drain(0); // another call's job is in the slot
-            return true;
+        // SAFETY: CLAIMED by this thread: nobody else reads or writes `job`.
+        unsafe { *self.job.get() = Some(erased) };
+        self.state.store(POSTED, Ordering::Release);
+        let mut settle = Settle {
+            handoff: self,
+            taken_back: false,
+        };
+        mine();
+        settle.settle();
+        if settle.taken_back {
+            theirs();
         }
-        {
-            let _settle = Settle {
-                handoff: self,
-                job: &job,
-                in_slot,
-            };
-            drain(0);
-        }
-        // SAFETY: the job is settled (retracted, cancelled or DONE): no other thread touches
-        // `panic` any more.
-        if let Some(payload) = unsafe { (*job.panic.get()).take() } {
-            std::panic::resume_unwind(payload);
-        }
+        drop(settle);
         true
     }
 
-    /// Whether a job waits in the slot (a load of a cache line that stays shared while
+    /// Whether a job waits for a helper (a load of a cache line that stays shared while
     /// nothing is posted).
     #[inline]
     pub fn job_posted(&self) -> bool {
-        !self.slot.load(Ordering::Relaxed).is_null()
+        self.state.load(Ordering::Relaxed) == POSTED
     }
 
-    /// A spinning helper's poll: takes the posted job, if any, and runs it unless its caller
-    /// has cancelled it meanwhile. Returns whether it took one.
+    /// A spinning helper's poll: takes the posted job, if any, and runs it. Returns whether
+    /// it ran one.
     pub fn run_posted(&self) -> bool {
-        match self.take() {
-            Some(job) => {
-                job.run();
-                true
+        let taken = self.job_posted()
+            && self
+                .state
+                .compare_exchange(POSTED, RUNNING, Ordering::Acquire, Ordering::Relaxed)
+                .is_ok();
+        if !taken {
+            return false;
+        }
+        // SAFETY: RUNNING: this thread moved the state from POSTED, so the job is written and
+        // its caller waits for DONE before the job goes away.
+        let job = unsafe { (*self.job.get()).map(|j| &*j) };
+        if let Some(job) = job {
+            if let Err(payload) = std::panic::catch_unwind(std::panic::AssertUnwindSafe(job)) {
+                // SAFETY: the caller reads `panic` only after DONE, which is stored below.
+                unsafe { *self.panic.get() = Some(payload) };
             }
-            None => false,
         }
-    }
-
-    /// Takes the posted job, if any, out of the slot.
-    fn take(&self) -> Option<Taken> {
-        if !self.job_posted() {
-            return None;
-        }
-        let taken = self.slot.swap(std::ptr::null_mut(), Ordering::Acquire);
-        // SAFETY: the swap moved the slot's reference, if any, to this thread.
-        (!taken.is_null()).then(|| Taken(unsafe { Arc::from_raw(taken.cast_const()) }))
+        self.state.store(DONE, Ordering::Release);
+        true
     }
 
     /// Counts the calling thread in among the spinners for as long as the guard lives (it
@@ -193,12 +173,11 @@ impl Handoff {
     }
 
     /// Forgets the spinners and any posted job: for a child process after `fork`, which has
-    /// none of the parent's helper threads (async-signal-safe: atomic stores; a posted job's
-    /// reference leaks).
+    /// none of the parent's helper threads (async-signal-safe: atomic stores).
     pub fn reset_after_fork(&self) {
         self.spinners.store(0, Ordering::Relaxed);
         self.warming.store(false, Ordering::Relaxed);
-        self.slot.store(std::ptr::null_mut(), Ordering::Relaxed);
+        self.state.store(FREE, Ordering::Release);
     }
 }
 
@@ -208,73 +187,62 @@ impl Default for Handoff {
     }
 }
 
-/// A job taken out of the slot by a helper.
-struct Taken(Arc<Posted>);
-
-impl Taken {
-    /// Calls the caller's `drain(1)` unless the caller has cancelled the job.
-    fn run(self) {
-        let job = &self.0;
-        let started = job
-            .state
-            .compare_exchange(PENDING, RUNNING, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok();
-        if !started {
-            return;
-        }
-        // SAFETY: RUNNING: the caller waits for DONE before its `drain` goes away.
-        let drain = unsafe { &*job.drain };
-        let result = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| drain(1)));
-        if let Err(payload) = result {
-            // SAFETY: the caller reads `panic` only after DONE, which is stored below.
-            unsafe { *job.panic.get() = Some(payload) };
-        }
-        job.state.store(DONE, Ordering::Release);
-    }
-}
-
-/// Settles a posted job when dropped (retracts it, cancels it, or waits for its running
-/// taker), so that the caller cannot leave [`Handoff::share`] (returning or unwinding) while
-/// its `drain` may still be called.
+/// The caller's end of a posted job: takes it back or waits for its helper
+/// ([`Settle::settle`]), then frees the hand-off, when dropped at the latest, so that the
+/// caller cannot leave [`Handoff::share`] (returning or unwinding) while a helper may still
+/// run the job.
 struct Settle<'a> {
     handoff: &'a Handoff,
-    job: &'a Arc<Posted>,
-    /// The slot's reference to the job, as posted.
-    in_slot: *mut Posted,
+    /// Set when no helper took the job: the caller runs it itself.
+    taken_back: bool,
 }
 
-impl Drop for Settle<'_> {
-    fn drop(&mut self) {
-        let retracted = self
-            .handoff
-            .slot
-            .compare_exchange(
-                self.in_slot,
-                std::ptr::null_mut(),
-                Ordering::AcqRel,
-                Ordering::Relaxed,
-            )
-            .is_ok();
-        if retracted {
-            // SAFETY: the slot's reference, taken back from the slot.
-            drop(unsafe { Arc::from_raw(self.in_slot) });
-            return;
+impl Settle<'_> {
+    /// Takes the job back (no helper took it) or waits until its helper is DONE, raising the
+    /// helper's panic, if any.
+    fn settle(&mut self) {
+        if let Some(payload) = self.wait() {
+            std::panic::resume_unwind(payload);
         }
-        let state = &self.job.state;
-        if state
-            .compare_exchange(PENDING, CANCELLED, Ordering::AcqRel, Ordering::Acquire)
-            .is_ok()
+    }
+
+    /// [`Settle::settle`] without raising the panic (returned instead).
+    fn wait(&mut self) -> Option<Box<dyn std::any::Any + Send>> {
+        let h = self.handoff;
+        if self.taken_back {
+            return None;
+        }
+        match h
+            .state
+            .compare_exchange(POSTED, CLAIMED, Ordering::Acquire, Ordering::Acquire)
         {
-            return;
+            Ok(_) => {
+                self.taken_back = true;
+                return None;
+            }
+            Err(CLAIMED) => return None, // already settled
+            Err(_) => {}
         }
         let start = Instant::now();
-        while state.load(Ordering::Acquire) != DONE {
+        while h.state.load(Ordering::Acquire) != DONE {
             if start.elapsed() < DONE_SPIN {
                 std::hint::spin_loop();
             } else {
                 std::thread::yield_now();
             }
         }
+        h.state.store(CLAIMED, Ordering::Relaxed);
+        // SAFETY: DONE (acquire): the helper wrote `panic` before, and touches nothing now.
+        unsafe { (*h.panic.get()).take() }
+    }
+}
+
+impl Drop for Settle<'_> {
+    fn drop(&mut self) {
+        // Unwinding from `mine` (or after a helper's panic): the job must not be running when
+        // the caller's frame goes; a second panic is dropped rather than raised in a drop.
+        drop(self.wait());
+        self.handoff.state.store(FREE, Ordering::Release);
     }
 }
 

@@ -1,7 +1,6 @@
 //! Tests of [`super::Handoff`], each on a hand-off of its own with its own helper threads.
 
-use super::Handoff;
-use crate::parallel::TwoEndedClaims;
+use super::{Handoff, FREE};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
@@ -13,21 +12,18 @@ fn await_flag(flag: &AtomicBool) {
     }
 }
 
-/// Polls `h` like a pool helper (counted among its spinners) until `stop` is set.
-fn spin_on(h: &Handoff, stop: &AtomicBool) {
-    let _spinning = h.spinning();
-    while !stop.load(Ordering::Acquire) {
-        if !h.run_posted() {
-            std::hint::spin_loop();
-        }
-    }
-}
-
-/// Runs `body` with one helper thread spinning on `h`.
+/// Runs `body` with one helper thread spinning on `h` (polling it like a pool helper).
 fn with_spinning_helper(h: &Handoff, body: impl FnOnce()) {
     let stop = AtomicBool::new(false);
     thread::scope(|s| {
-        s.spawn(|| spin_on(h, &stop));
+        s.spawn(|| {
+            let _spinning = h.spinning();
+            while !stop.load(Ordering::Acquire) {
+                if !h.run_posted() {
+                    std::hint::spin_loop();
+                }
+            }
+        });
         while h.spinners.load(Ordering::Relaxed) == 0 {
             thread::yield_now();
         }
@@ -36,46 +32,64 @@ fn with_spinning_helper(h: &Handoff, body: impl FnOnce()) {
     });
 }
 
-#[test]
-fn without_a_spinning_helper_the_caller_runs_alone() {
-    let h = Handoff::new();
-    let calls = [AtomicUsize::new(0), AtomicUsize::new(0)];
-    let shared = h.share(&|p: usize| {
-        calls[p].fetch_add(1, Ordering::Relaxed);
-    });
-    assert!(!shared);
-    assert_eq!(calls[0].load(Ordering::Relaxed), 1);
-    assert_eq!(calls[1].load(Ordering::Relaxed), 0);
-    assert!(!h.job_posted());
+fn is_free(h: &Handoff) -> bool {
+    h.state.load(Ordering::Acquire) == FREE
 }
 
 #[test]
-fn both_participants_run_and_every_item_is_done_once() {
+fn without_a_spinning_helper_the_caller_runs_both_in_order() {
     let h = Handoff::new();
+    let order = std::sync::Mutex::new(Vec::new());
+    let shared = h.share(|| order.lock().unwrap().push("mine"), &|| {
+        order.lock().unwrap().push("theirs")
+    });
+    assert!(!shared);
+    assert_eq!(*order.lock().unwrap(), ["mine", "theirs"]);
+    assert!(is_free(&h));
+}
+
+#[test]
+fn a_spinning_helper_runs_theirs_while_the_caller_runs_mine() {
+    let h = Handoff::new();
+    let caller = thread::current().id();
     with_spinning_helper(&h, || {
-        for round in 0..200 {
-            let count = 1 + round % 70;
-            let hits: Vec<AtomicUsize> = (0..count).map(|_| AtomicUsize::new(0)).collect();
-            let claims = TwoEndedClaims::new(count).unwrap();
-            let helper_started = AtomicBool::new(false);
-            let drain = |p: usize| {
-                if p == 1 {
-                    helper_started.store(true, Ordering::Release);
-                } else {
-                    // Both participants take items in every round.
-                    await_flag(&helper_started);
-                }
-                while let Some(items) = claims.claim(p, 1) {
-                    for i in items {
-                        hits[i].fetch_add(1, Ordering::Relaxed);
-                    }
-                }
-            };
-            assert!(h.share(&drain));
-            assert!(hits.iter().all(|n| n.load(Ordering::Relaxed) == 1));
-            assert!(!h.job_posted());
+        for _ in 0..200 {
+            let (mine_runs, theirs_runs) = (AtomicUsize::new(0), AtomicUsize::new(0));
+            let theirs_started = AtomicBool::new(false);
+            let shared = h.share(
+                || {
+                    // Both at once: mine waits until the helper has started theirs.
+                    await_flag(&theirs_started);
+                    mine_runs.fetch_add(1, Ordering::Relaxed);
+                },
+                &|| {
+                    assert_ne!(thread::current().id(), caller);
+                    theirs_started.store(true, Ordering::Release);
+                    theirs_runs.fetch_add(1, Ordering::Relaxed);
+                },
+            );
+            assert!(shared);
+            assert_eq!(mine_runs.load(Ordering::Relaxed), 1);
+            assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
+            assert!(is_free(&h));
         }
     });
+}
+
+#[test]
+fn a_job_no_helper_takes_is_run_by_the_caller() {
+    let h = Handoff::new();
+    // Counted as spinning, but never polling: the job is posted and nobody takes it.
+    let _spinning = h.spinning();
+    let caller = thread::current().id();
+    let theirs_runs = AtomicUsize::new(0);
+    let shared = h.share(|| assert!(h.job_posted()), &|| {
+        assert_eq!(thread::current().id(), caller);
+        theirs_runs.fetch_add(1, Ordering::Relaxed);
+    });
+    assert!(shared);
+    assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
+    assert!(is_free(&h));
 }
 
 #[test]
@@ -84,16 +98,37 @@ fn the_caller_waits_for_a_running_helper() {
     with_spinning_helper(&h, || {
         let started = AtomicBool::new(false);
         let finished = AtomicBool::new(false);
-        h.share(&|p: usize| {
-            if p == 1 {
-                started.store(true, Ordering::Release);
-                thread::sleep(Duration::from_millis(20));
-                finished.store(true, Ordering::Release);
-            } else {
-                await_flag(&started);
-            }
+        h.share(|| await_flag(&started), &|| {
+            started.store(true, Ordering::Release);
+            thread::sleep(Duration::from_millis(20));
+            finished.store(true, Ordering::Release);
         });
         assert!(finished.load(Ordering::Acquire));
+    });
+}
+
+#[test]
+fn a_caller_that_panics_waits_for_its_helper_before_unwinding() {
+    let h = Handoff::new();
+    with_spinning_helper(&h, || {
+        let started = AtomicBool::new(false);
+        let finished = AtomicBool::new(false);
+        let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+            h.share(
+                || {
+                    await_flag(&started);
+                    panic!("caller failed");
+                },
+                &|| {
+                    started.store(true, Ordering::Release);
+                    thread::sleep(Duration::from_millis(20));
+                    finished.store(true, Ordering::Release);
+                },
+            )
+        }));
+        assert!(outcome.is_err());
+        assert!(finished.load(Ordering::Acquire));
+        assert!(is_free(&h));
     });
 }
 
@@ -103,97 +138,47 @@ fn a_helpers_panic_reaches_the_caller() {
     with_spinning_helper(&h, || {
         let started = AtomicBool::new(false);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
-            h.share(&|p: usize| {
-                if p == 1 {
-                    started.store(true, Ordering::Release);
-                    panic!("helper failed");
-                }
-                await_flag(&started);
+            h.share(|| await_flag(&started), &|| {
+                started.store(true, Ordering::Release);
+                panic!("helper failed");
             })
         }));
         let payload = outcome.expect_err("the helper's panic is raised in the caller");
         assert_eq!(payload.downcast_ref::<&str>(), Some(&"helper failed"));
-        // The hand-off is free for the next call, and the helper still serves it.
+        assert!(is_free(&h));
+        // The helper still serves the next call.
         let helper_ran = AtomicBool::new(false);
-        h.share(&|p: usize| {
-            if p == 1 {
-                helper_ran.store(true, Ordering::Release);
-            } else {
-                await_flag(&helper_ran);
-            }
+        h.share(|| await_flag(&helper_ran), &|| {
+            helper_ran.store(true, Ordering::Release)
         });
     });
 }
 
 #[test]
-fn a_job_taken_after_its_caller_finished_is_never_run() {
-    let h = Handoff::new();
-    let taken = AtomicBool::new(false);
-    let caller_left = AtomicBool::new(false);
-    let helper_calls = AtomicUsize::new(0);
-    thread::scope(|s| {
-        // A helper that takes the job and then stalls (a descheduled thread) until its caller
-        // has returned.
-        let helper = s.spawn(|| {
-            let _spinning = h.spinning();
-            let job = loop {
-                if let Some(job) = h.take() {
-                    break job;
-                }
-                std::hint::spin_loop();
-            };
-            taken.store(true, Ordering::Release);
-            // (Bounded, so that a caller that wrongly waits for this job fails the test below
-            // instead of hanging it.)
-            let stalled = std::time::Instant::now();
-            while !caller_left.load(Ordering::Acquire) && stalled.elapsed() < Duration::from_secs(5)
-            {
-                thread::yield_now();
-            }
-            job.run();
-        });
-        while h.spinners.load(Ordering::Relaxed) == 0 {
-            thread::yield_now();
-        }
-        let shared = h.share(&|p: usize| {
-            if p == 1 {
-                helper_calls.fetch_add(1, Ordering::Relaxed);
-            } else {
-                await_flag(&taken);
-            }
-        });
-        assert!(shared);
-        caller_left.store(true, Ordering::Release);
-        helper.join().unwrap();
-    });
-    assert_eq!(helper_calls.load(Ordering::Relaxed), 0);
-}
-
-#[test]
-fn concurrent_callers_each_get_all_their_items_done_once() {
+fn concurrent_callers_each_get_both_parts_run_once() {
     let h = Handoff::new();
     with_spinning_helper(&h, || {
         thread::scope(|s| {
             for _ in 0..4 {
                 s.spawn(|| {
-                    for round in 0..300 {
-                        let count = 1 + round % 9;
-                        let hits: Vec<AtomicUsize> =
-                            (0..count).map(|_| AtomicUsize::new(0)).collect();
-                        let claims = TwoEndedClaims::new(count).unwrap();
-                        h.share(&|p: usize| {
-                            while let Some(items) = claims.claim(p, 1) {
-                                for i in items {
-                                    hits[i].fetch_add(1, Ordering::Relaxed);
-                                }
-                            }
-                        });
-                        assert!(hits.iter().all(|n| n.load(Ordering::Relaxed) == 1));
+                    for _ in 0..300 {
+                        let (mine_runs, theirs_runs) = (AtomicUsize::new(0), AtomicUsize::new(0));
+                        h.share(
+                            || {
+                                mine_runs.fetch_add(1, Ordering::Relaxed);
+                            },
+                            &|| {
+                                theirs_runs.fetch_add(1, Ordering::Relaxed);
+                            },
+                        );
+                        assert_eq!(mine_runs.load(Ordering::Relaxed), 1);
+                        assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
                     }
                 });
             }
         });
     });
+    assert!(is_free(&h));
 }
 
 #[test]
