@@ -32,6 +32,24 @@ fn with_spinning_helper(h: &Handoff, body: impl FnOnce()) {
     });
 }
 
+/// `h.share(mine, theirs)`, asserting that each ran exactly once.
+fn share_counted(h: &Handoff, mine: impl FnOnce(), theirs: &(dyn Fn() + Sync)) -> bool {
+    let (mine_runs, theirs_runs) = (AtomicUsize::new(0), AtomicUsize::new(0));
+    let shared = h.share(
+        || {
+            mine();
+            mine_runs.fetch_add(1, Ordering::Relaxed);
+        },
+        &|| {
+            theirs();
+            theirs_runs.fetch_add(1, Ordering::Relaxed);
+        },
+    );
+    assert_eq!(mine_runs.load(Ordering::Relaxed), 1);
+    assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
+    shared
+}
+
 fn is_free(h: &Handoff) -> bool {
     h.state.load(Ordering::Acquire) == FREE
 }
@@ -54,23 +72,17 @@ fn a_spinning_helper_runs_theirs_while_the_caller_runs_mine() {
     let caller = thread::current().id();
     with_spinning_helper(&h, || {
         for _ in 0..200 {
-            let (mine_runs, theirs_runs) = (AtomicUsize::new(0), AtomicUsize::new(0));
             let theirs_started = AtomicBool::new(false);
-            let shared = h.share(
-                || {
-                    // Both at once: mine waits until the helper has started theirs.
-                    await_flag(&theirs_started);
-                    mine_runs.fetch_add(1, Ordering::Relaxed);
-                },
+            let shared = share_counted(
+                &h,
+                // Both at once: mine waits until the helper has started theirs.
+                || await_flag(&theirs_started),
                 &|| {
                     assert_ne!(thread::current().id(), caller);
                     theirs_started.store(true, Ordering::Release);
-                    theirs_runs.fetch_add(1, Ordering::Relaxed);
                 },
             );
             assert!(shared);
-            assert_eq!(mine_runs.load(Ordering::Relaxed), 1);
-            assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
             assert!(is_free(&h));
         }
     });
@@ -162,17 +174,7 @@ fn concurrent_callers_each_get_both_parts_run_once() {
             for _ in 0..4 {
                 s.spawn(|| {
                     for _ in 0..300 {
-                        let (mine_runs, theirs_runs) = (AtomicUsize::new(0), AtomicUsize::new(0));
-                        h.share(
-                            || {
-                                mine_runs.fetch_add(1, Ordering::Relaxed);
-                            },
-                            &|| {
-                                theirs_runs.fetch_add(1, Ordering::Relaxed);
-                            },
-                        );
-                        assert_eq!(mine_runs.load(Ordering::Relaxed), 1);
-                        assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
+                        share_counted(&h, || {}, &|| {});
                     }
                 });
             }
