@@ -12,7 +12,7 @@ use std::mem::MaybeUninit;
 use crate::element::Element;
 use crate::error::{ConvError, Result};
 use crate::geometry::{broadcast_batch, checked_size, AxisGeometry, Mode};
-use crate::handoff::HANDOFF;
+use crate::handoff::{Balance, Shared, HANDOFF};
 use crate::interrupt::{self, Cancel};
 use crate::parallel::{
     share_with_helpers, warm_helpers, SharedMut, TwoEndedClaims, HELPERS_WORK_THRESHOLD,
@@ -249,7 +249,7 @@ const STACK_TAPS: usize = 64;
 /// made a small call's fixed cost 0.95 us instead of 0.37). The same row kernel over the same
 /// single row: bitwise the driver's result.
 ///
-/// With `threads` > 1 and at least [`SPLIT_WORK`], the row is computed in two halves, the
+/// With `threads` > 1 and at least [`SPLIT_WORK`], the row is computed in two parts, the
 /// second by a helper thread that is already spinning ([`HANDOFF`]; with none spinning, the
 /// calling thread computes both, and starts the helpers spinning for the next call). Each
 /// output is computed alone, so the split does not change a bit.
@@ -294,39 +294,44 @@ pub fn correlate_1d_small<T: HasRowKernel>(
         kernel(&[(x, taps)], &g, 0, out);
         return Ok(());
     }
-    // Two halves: each participant's is the same from call to call (its output lines stay
-    // in its core's cache). More, smaller pieces claimed one by one cost more (the claims'
-    // cache line moves between the cores at each one) than they gained in balance: 1e4 * 3
-    // float64 on 2 threads, 1.22 us in halves against 1.7 us in pieces of 1024 outputs
-    // (1.8 us on one thread).
-    let half = (g.m / 2).next_multiple_of(HALF_ALIGN).min(g.m);
+    // Two parts, cut where the last calls balanced (`SMALL_SPLIT`): each participant's is
+    // about the same from call to call, so its output lines stay in its core's cache. More,
+    // smaller pieces claimed one by one cost more (the claims' cache line moves between the
+    // cores at each one) than they gained in balance: 1e4 * 3 float64 on 2 threads, 1.22 us
+    // in halves against 1.7 us in pieces of 1024 outputs (1.8 us on one thread).
+    let cut = SMALL_SPLIT.cut(g.m, CUT_ALIGN);
     let shared = SharedMut::new(out);
-    // SAFETY (both halves): disjoint parts of `out`, and `share` runs each exactly once.
-    let first = || kernel(&[(x, taps)], &g, 0, unsafe { shared.slice(0, half) });
+    // SAFETY (both parts): disjoint parts of `out`, and `share` runs each exactly once.
+    let first = || kernel(&[(x, taps)], &g, 0, unsafe { shared.slice(0, cut) });
     let second = || {
-        kernel(&[(x, taps)], &g, half, unsafe {
-            shared.slice(half, g.m - half)
+        kernel(&[(x, taps)], &g, cut, unsafe {
+            shared.slice(cut, g.m - cut)
         })
     };
-    if !HANDOFF.share(first, &second) {
+    let outcome = HANDOFF.share(first, &second);
+    SMALL_SPLIT.learn(outcome);
+    if outcome == Shared::NoHelper {
         // The result is complete; a pool that cannot start only means no helper next time.
         let _ = warm_helpers(threads);
     }
     Ok(())
 }
 
+/// Where [`correlate_1d_small`] cuts its row between the caller and the helper.
+pub(crate) static SMALL_SPLIT: Balance = Balance::new();
+
 /// From this much work (multiply-adds times element bytes) up, [`correlate_1d_small`] on more
 /// than one thread shares the row with a spinning helper. The split costs about 0.3 us (the
-/// helper sees the job 0.2 us after it is posted, and the caller then waits for its half).
+/// helper sees the job 0.2 us after it is posted, and the caller then waits for its part).
 /// Measured on 2 threads against 1, 1e4 to 6e3 * 3 float64 from the Rust side: 2,000 outputs
 /// (48k units) 0.38 -> 0.46 us (slower), 3,000 0.59 -> 0.56, 5,000 (120k) 0.94 -> 0.90,
 /// 6,000 (144k) 1.12 -> 0.88, 10,000 1.8 -> 1.2-1.4; from Python, 2e4 * 3 float32 (240k)
 /// 2.7 -> 2.2 us, 2e3 * 11 float64 (176k) 2.0 -> 1.8 us.
 pub const SPLIT_WORK: usize = 1 << 17;
 
-/// The halves of a split call meet at a multiple of this many outputs (whole blocks of the
+/// The parts of a split call meet at a multiple of this many outputs (whole blocks of the
 /// short-kernel loop, and of cache lines when the output is aligned).
-const HALF_ALIGN: usize = 64;
+const CUT_ALIGN: usize = 64;
 
 /// An empty output buffer with room for `len` elements, or [`ConvError::Memory`] instead of an
 /// abort. It is not zero-filled: the tiles write every element exactly once.

@@ -277,8 +277,9 @@ fn results_do_not_depend_on_thread_count() {
 }
 
 #[test]
-fn the_small_path_split_in_halves_is_bitwise_the_driver() {
-    use crate::direct::{correlate_1d_small, SPLIT_WORK};
+fn the_small_path_split_in_two_parts_is_bitwise_the_driver() {
+    use crate::direct::{correlate_1d_small, SMALL_SPLIT, SPLIT_WORK};
+    use crate::handoff::Shared;
     let mut rng = Rng(4242);
     let conv = Orientation {
         flip: true,
@@ -315,9 +316,19 @@ fn the_small_path_split_in_halves_is_bitwise_the_driver() {
                 1,
             )
             .unwrap();
-            for threads in [1, 2, 3] {
-                // Twice: the first call may find no helper spinning, the second one one.
-                for _ in 0..2 {
+            // Cut anywhere the balance may put it: the helper's share at its least, about a
+            // quarter, about half, and at its most.
+            for (outcome, steps) in [
+                (Shared::TakenBack, 20),
+                (Shared::HelperFirst, 30),
+                (Shared::HelperFirst, 30),
+                (Shared::HelperFirst, 60),
+            ] {
+                for _ in 0..steps {
+                    SMALL_SPLIT.learn(outcome);
+                }
+                // 2 twice: the first call may find no helper spinning, the second one one.
+                for threads in [1, 2, 2, 3] {
                     let mut out = vec![MaybeUninit::<f64>::uninit(); shape[0]];
                     correlate_1d_small(isa, &x, &w, mode, conv, threads, &mut out).unwrap();
                     let out = init(out);

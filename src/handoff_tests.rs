@@ -1,6 +1,6 @@
 //! Tests of [`super::Handoff`], each on a hand-off of its own with its own helper threads.
 
-use super::{Handoff, FREE};
+use super::{Balance, Handoff, Shared, FREE};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
 use std::thread;
 use std::time::Duration;
@@ -33,7 +33,7 @@ fn with_spinning_helper(h: &Handoff, body: impl FnOnce()) {
 }
 
 /// `h.share(mine, theirs)`, asserting that each ran exactly once.
-fn share_counted(h: &Handoff, mine: impl FnOnce(), theirs: &(dyn Fn() + Sync)) -> bool {
+fn share_counted(h: &Handoff, mine: impl FnOnce(), theirs: &(dyn Fn() + Sync)) -> Shared {
     let (mine_runs, theirs_runs) = (AtomicUsize::new(0), AtomicUsize::new(0));
     let shared = h.share(
         || {
@@ -61,7 +61,7 @@ fn without_a_spinning_helper_the_caller_runs_both_in_order() {
     let shared = h.share(|| order.lock().unwrap().push("mine"), &|| {
         order.lock().unwrap().push("theirs")
     });
-    assert!(!shared);
+    assert_eq!(shared, Shared::NoHelper);
     assert_eq!(*order.lock().unwrap(), ["mine", "theirs"]);
     assert!(is_free(&h));
 }
@@ -82,7 +82,8 @@ fn a_spinning_helper_runs_theirs_while_the_caller_runs_mine() {
                     theirs_started.store(true, Ordering::Release);
                 },
             );
-            assert!(shared);
+            // The helper started before the caller finished: it ran theirs.
+            assert!(matches!(shared, Shared::CallerWaited | Shared::HelperFirst));
             assert!(is_free(&h));
         }
     });
@@ -99,7 +100,7 @@ fn a_job_no_helper_takes_is_run_by_the_caller() {
         assert_eq!(thread::current().id(), caller);
         theirs_runs.fetch_add(1, Ordering::Relaxed);
     });
-    assert!(shared);
+    assert_eq!(shared, Shared::TakenBack);
     assert_eq!(theirs_runs.load(Ordering::Relaxed), 1);
     assert!(is_free(&h));
 }
@@ -197,4 +198,34 @@ fn warm_up_is_claimed_once_until_a_helper_starts_or_stops() {
     h.reset_after_fork();
     assert!(h.begin_warm_up());
     assert_eq!(h.spinners.load(Ordering::Relaxed), 0);
+}
+
+#[test]
+fn the_cut_moves_towards_the_side_that_finished_first() {
+    let b = Balance::new();
+    assert_eq!(b.cut(1000, 1), 500);
+    assert_eq!(b.cut(1000, 64), 512);
+    assert_eq!(b.cut(100, 64), 64);
+    assert_eq!(b.cut(0, 64), 0);
+    assert_eq!(b.cut(usize::MAX, 1), usize::MAX - usize::MAX / 2);
+    b.learn(Shared::HelperFirst);
+    assert_eq!(b.helper_share(), 130);
+    b.learn(Shared::CallerWaited);
+    b.learn(Shared::CallerWaited);
+    assert_eq!(b.helper_share(), 126);
+    b.learn(Shared::TakenBack);
+    assert_eq!(b.helper_share(), 110);
+    b.learn(Shared::NoHelper);
+    b.learn(Shared::Busy);
+    assert_eq!(b.helper_share(), 110);
+    for _ in 0..100 {
+        b.learn(Shared::TakenBack);
+    }
+    assert_eq!(b.helper_share(), 8, "the helper keeps a share to win back");
+    assert_eq!(b.cut(256, 1), 248);
+    for _ in 0..200 {
+        b.learn(Shared::HelperFirst);
+    }
+    assert_eq!(b.helper_share(), 192);
+    assert_eq!(b.cut(256, 1), 64);
 }
