@@ -1,4 +1,6 @@
-//! Tests of [`super::Handoff`], each on a hand-off of its own with its own helper threads.
+//! Tests of [`super::Handoff`], each on a hand-off of its own with its own helper threads
+//! (without the same-CPU check, so that a helper takes every job wherever the scheduler puts
+//! it, except in the test of that check).
 
 use super::{Balance, Handoff, Shared, FREE};
 use std::sync::atomic::{AtomicBool, AtomicUsize, Ordering};
@@ -12,10 +14,21 @@ fn await_flag(flag: &AtomicBool) {
     }
 }
 
+/// Sets its flag when dropped: stops a test's helper thread even when the test's body
+/// panics (a scope waits for its threads, so a failed assertion would otherwise hang).
+struct StopOnDrop<'a>(&'a AtomicBool);
+
+impl Drop for StopOnDrop<'_> {
+    fn drop(&mut self) {
+        self.0.store(true, Ordering::Release);
+    }
+}
+
 /// Runs `body` with one helper thread spinning on `h` (polling it like a pool helper).
 fn with_spinning_helper(h: &Handoff, body: impl FnOnce()) {
     let stop = AtomicBool::new(false);
     thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
         s.spawn(|| {
             let _spinning = h.spinning();
             while !stop.load(Ordering::Acquire) {
@@ -28,7 +41,6 @@ fn with_spinning_helper(h: &Handoff, body: impl FnOnce()) {
             thread::yield_now();
         }
         body();
-        stop.store(true, Ordering::Release);
     });
 }
 
@@ -56,7 +68,7 @@ fn is_free(h: &Handoff) -> bool {
 
 #[test]
 fn without_a_spinning_helper_the_caller_runs_both_in_order() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     let order = std::sync::Mutex::new(Vec::new());
     let shared = h.share(|| order.lock().unwrap().push("mine"), &|| {
         order.lock().unwrap().push("theirs")
@@ -68,7 +80,7 @@ fn without_a_spinning_helper_the_caller_runs_both_in_order() {
 
 #[test]
 fn a_spinning_helper_runs_theirs_while_the_caller_runs_mine() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     let caller = thread::current().id();
     with_spinning_helper(&h, || {
         for _ in 0..200 {
@@ -91,7 +103,7 @@ fn a_spinning_helper_runs_theirs_while_the_caller_runs_mine() {
 
 #[test]
 fn a_job_no_helper_takes_is_run_by_the_caller() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     // Counted as spinning, but never polling: the job is posted and nobody takes it.
     let _spinning = h.spinning();
     let caller = thread::current().id();
@@ -107,7 +119,7 @@ fn a_job_no_helper_takes_is_run_by_the_caller() {
 
 #[test]
 fn the_caller_waits_for_a_running_helper() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     with_spinning_helper(&h, || {
         let started = AtomicBool::new(false);
         let finished = AtomicBool::new(false);
@@ -122,7 +134,7 @@ fn the_caller_waits_for_a_running_helper() {
 
 #[test]
 fn a_caller_that_panics_waits_for_its_helper_before_unwinding() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     with_spinning_helper(&h, || {
         let started = AtomicBool::new(false);
         let finished = AtomicBool::new(false);
@@ -147,7 +159,7 @@ fn a_caller_that_panics_waits_for_its_helper_before_unwinding() {
 
 #[test]
 fn a_helpers_panic_reaches_the_caller() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     with_spinning_helper(&h, || {
         let started = AtomicBool::new(false);
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
@@ -169,7 +181,7 @@ fn a_helpers_panic_reaches_the_caller() {
 
 #[test]
 fn concurrent_callers_each_get_both_parts_run_once() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     with_spinning_helper(&h, || {
         thread::scope(|s| {
             for _ in 0..4 {
@@ -186,7 +198,7 @@ fn concurrent_callers_each_get_both_parts_run_once() {
 
 #[test]
 fn warm_up_is_claimed_once_until_a_helper_starts_or_stops() {
-    let h = Handoff::new();
+    let h = Handoff::with_cpu_check(false);
     assert!(h.begin_warm_up());
     assert!(!h.begin_warm_up());
     let spinning = h.spinning();
@@ -228,4 +240,46 @@ fn the_cut_moves_towards_the_side_that_finished_first() {
     }
     assert_eq!(b.helper_share(), 192);
     assert_eq!(b.cut(256, 1), 64);
+}
+
+#[cfg(target_os = "linux")]
+#[test]
+fn a_helper_leaves_alone_a_job_posted_from_its_own_cpu() {
+    /// Pins the calling thread to `cpu`.
+    fn pin(cpu: usize) {
+        // SAFETY: a zeroed cpu_set_t is the empty set; CPU_SET writes inside it.
+        unsafe {
+            let mut set: libc::cpu_set_t = std::mem::zeroed();
+            libc::CPU_SET(cpu, &mut set);
+            assert_eq!(
+                libc::sched_setaffinity(0, size_of::<libc::cpu_set_t>(), &set),
+                0
+            );
+        }
+    }
+    let cpu = super::current_cpu() as usize;
+    let h = Handoff::new();
+    let caller = thread::current().id();
+    let stop = AtomicBool::new(false);
+    thread::scope(|s| {
+        let _stop = StopOnDrop(&stop);
+        s.spawn(|| {
+            pin(cpu);
+            let _spinning = h.spinning();
+            while !stop.load(Ordering::Acquire) {
+                h.run_posted();
+            }
+        });
+        pin(cpu);
+        while h.spinners.load(Ordering::Relaxed) == 0 {
+            thread::yield_now();
+        }
+        for _ in 0..20 {
+            // The helper is spinning, but on this CPU: the caller runs both parts.
+            let shared = share_counted(&h, || thread::sleep(Duration::from_millis(1)), &|| {
+                assert_eq!(thread::current().id(), caller)
+            });
+            assert_eq!(shared, Shared::TakenBack);
+        }
+    });
 }
