@@ -302,9 +302,9 @@ pub fn fast_1d<'py>(
 /// registration, array views and plan ([`correlate_1d_small`], which may share the row with
 /// a spinning helper thread; the helper needs no GIL). The fixed cost of a call fell from
 /// about 0.95 to 0.37 us (16 samples * 3 taps, float64); 1e4 * 3 float64 from 2.9 to 2.3 us
-/// on one thread, and to 1.8 us on two. `None` when the call does not qualify (or its geometry is
-/// refused: the general path then raises the error); `call.request` must be direct or
-/// "auto".
+/// on one thread, and to 1.8 us on two. `None` when the call does not qualify (or its
+/// geometry is refused: the general path then raises the error); `call.request` must be
+/// direct or "auto".
 fn small_1d<'py, T>(
     py: Python<'py>,
     x: &Bound<'py, PyAny>,
