@@ -289,9 +289,11 @@ pub fn correlate_1d_small<T: HasRowKernel>(
         w
     };
     let kernel = T::row_kernel(isa);
+    // Outputs `i0..i0 + seg.len()` of the row.
+    let row = |i0: usize, seg: &mut [MaybeUninit<T>]| kernel(&[(x, taps)], &g, i0, seg);
     let work = g.m.saturating_mul(g.k.min(g.n));
     if threads <= 1 || work.saturating_mul(size_of::<T>()) < SPLIT_WORK {
-        kernel(&[(x, taps)], &g, 0, out);
+        row(0, out);
         return Ok(());
     }
     // Two parts, cut where the last calls balanced (`SMALL_SPLIT`): each participant's is
@@ -302,12 +304,8 @@ pub fn correlate_1d_small<T: HasRowKernel>(
     let cut = SMALL_SPLIT.cut(g.m, CUT_ALIGN);
     let shared = SharedMut::new(out);
     // SAFETY (both parts): disjoint parts of `out`, and `share` runs each exactly once.
-    let first = || kernel(&[(x, taps)], &g, 0, unsafe { shared.slice(0, cut) });
-    let second = || {
-        kernel(&[(x, taps)], &g, cut, unsafe {
-            shared.slice(cut, g.m - cut)
-        })
-    };
+    let first = || row(0, unsafe { shared.slice(0, cut) });
+    let second = || row(cut, unsafe { shared.slice(cut, g.m - cut) });
     let outcome = HANDOFF.share(first, &second);
     SMALL_SPLIT.learn(outcome);
     if outcome == Shared::NoHelper {

@@ -266,7 +266,8 @@ impl Settle<'_> {
         outcome
     }
 
-    /// [`Settle::settle`] without raising the panic (returned instead).
+    /// [`Settle::settle`] without raising the panic (returned instead); a second call returns
+    /// the first one's outcome (the state stays DONE or CLAIMED until the drop frees it).
     fn wait(&mut self) -> (Shared, Option<Box<dyn std::any::Any + Send>>) {
         if let Some(outcome) = self.outcome {
             return (outcome, None);
@@ -293,7 +294,6 @@ impl Settle<'_> {
                 std::thread::yield_now();
             }
         }
-        h.state.store(CLAIMED, Ordering::Relaxed);
         // SAFETY: DONE (acquire): the helper wrote `panic` before, and touches nothing now.
         (outcome, unsafe { (*h.panic.get()).take() })
     }

@@ -62,6 +62,21 @@ fn share_counted(h: &Handoff, mine: impl FnOnce(), theirs: &(dyn Fn() + Sync)) -
     shared
 }
 
+/// A helper's part that takes 20 ms, with flags set when it starts and when it ends.
+#[derive(Default)]
+struct SlowPart {
+    started: AtomicBool,
+    finished: AtomicBool,
+}
+
+impl SlowPart {
+    fn run(&self) {
+        self.started.store(true, Ordering::Release);
+        thread::sleep(Duration::from_millis(20));
+        self.finished.store(true, Ordering::Release);
+    }
+}
+
 fn is_free(h: &Handoff) -> bool {
     h.state.load(Ordering::Acquire) == FREE
 }
@@ -121,14 +136,9 @@ fn a_job_no_helper_takes_is_run_by_the_caller() {
 fn the_caller_waits_for_a_running_helper() {
     let h = Handoff::with_cpu_check(false);
     with_spinning_helper(&h, || {
-        let started = AtomicBool::new(false);
-        let finished = AtomicBool::new(false);
-        h.share(|| await_flag(&started), &|| {
-            started.store(true, Ordering::Release);
-            thread::sleep(Duration::from_millis(20));
-            finished.store(true, Ordering::Release);
-        });
-        assert!(finished.load(Ordering::Acquire));
+        let slow = SlowPart::default();
+        h.share(|| await_flag(&slow.started), &|| slow.run());
+        assert!(slow.finished.load(Ordering::Acquire));
     });
 }
 
@@ -136,23 +146,18 @@ fn the_caller_waits_for_a_running_helper() {
 fn a_caller_that_panics_waits_for_its_helper_before_unwinding() {
     let h = Handoff::with_cpu_check(false);
     with_spinning_helper(&h, || {
-        let started = AtomicBool::new(false);
-        let finished = AtomicBool::new(false);
+        let slow = SlowPart::default();
         let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
             h.share(
                 || {
-                    await_flag(&started);
+                    await_flag(&slow.started);
                     panic!("caller failed");
                 },
-                &|| {
-                    started.store(true, Ordering::Release);
-                    thread::sleep(Duration::from_millis(20));
-                    finished.store(true, Ordering::Release);
-                },
+                &|| slow.run(),
             )
         }));
         assert!(outcome.is_err());
-        assert!(finished.load(Ordering::Acquire));
+        assert!(slow.finished.load(Ordering::Acquire));
         assert!(is_free(&h));
     });
 }
